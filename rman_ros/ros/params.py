@@ -1,0 +1,151 @@
+"""ROS parameter declarations generated from RMANConfig metadata, plus the node's own parameters.
+
+Tracker hyperparameters live under the `tracker.` prefix (`tracker.n_candidates`, ...); the
+config field `device` is exposed as the top-level `device` parameter. Fields with
+metadata runtime=False are read-only (settable only at startup, e.g. from the params file).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
+TRACKER_PREFIX = "tracker."
+# config fields that are exposed as top-level node parameters instead of tracker.<name>
+PROMOTED_FIELDS = {"device": "device"}
+# config fields the node forces (the node always runs the core's asynchronous update mode unless
+# the params file says otherwise); not hidden, just documented here
+NODE_DEFAULT_OVERRIDES = {"update_mode": "async"}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    range: Optional[tuple] = None
+    choices: Optional[list] = None
+    read_only: bool = False
+    config_field: Optional[str] = None  # RMANConfig field this parameter feeds
+
+
+NODE_PARAMS = [
+    ParamSpec("autostart", True, "configure and activate the lifecycle node on start", read_only=True),
+    ParamSpec("label", "target", "class_id written into results[0].hypothesis.class_id"),
+    ParamSpec("score_threshold", 0.0, "a result with score below this is published as lost (empty)",
+              range=(0.0, 1.0)),
+    ParamSpec("reliability", "best_effort", "QoS reliability of the image subscription "
+              "(best_effort also receives from reliable publishers)",
+              choices=["best_effort", "reliable"], read_only=True),
+    ParamSpec("image_depth", 1, "QoS history depth of the image subscription", range=(1, 100),
+              read_only=True),
+    ParamSpec("use_compressed", False, "subscribe to sensor_msgs/CompressedImage on `image/compressed` "
+              "instead of sensor_msgs/Image on `image`", read_only=True),
+    ParamSpec("init_stamp_tolerance", 0.02, "seconds: an init stamp matches a buffered frame within this",
+              range=(0.0, 10.0)),
+    ParamSpec("buffer_size", 30, "number of recent frames kept for init stamp matching", range=(1, 1000),
+              read_only=True),
+    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", range=(0.05, 10.0),
+              read_only=True),
+    ParamSpec("debug_image_box_thickness", 2, "line thickness of the box on debug_image", range=(1, 20)),
+    ParamSpec("warn_throttle", 2.0, "seconds between repeated warnings of one kind", range=(0.0, 60.0)),
+]
+
+
+def config_param_specs(config_cls) -> list:
+    """One ParamSpec per RMANConfig field, from its metadata."""
+    specs = []
+    for f in dataclasses.fields(config_cls):
+        md = f.metadata
+        name = PROMOTED_FIELDS.get(f.name, TRACKER_PREFIX + f.name)
+        default = NODE_DEFAULT_OVERRIDES.get(f.name, f.default)
+        src = md.get("source")
+        desc = md.get("help", f.name) + (f" [source: {src}]" if src else "")
+        specs.append(ParamSpec(name, default, desc, md.get("range"), md.get("choices"),
+                               read_only=not md.get("runtime", False), config_field=f.name))
+    return specs
+
+
+def all_param_specs(config_cls) -> list:
+    return list(NODE_PARAMS) + config_param_specs(config_cls)
+
+
+def _ptype(value) -> int:
+    if isinstance(value, bool):
+        return ParameterType.PARAMETER_BOOL
+    if isinstance(value, int):
+        return ParameterType.PARAMETER_INTEGER
+    if isinstance(value, float):
+        return ParameterType.PARAMETER_DOUBLE
+    if isinstance(value, str):
+        return ParameterType.PARAMETER_STRING
+    raise TypeError(f"unsupported parameter default {value!r}")
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """ParameterDescriptor with description, type, range (numeric), choices (in the text)."""
+    d = ParameterDescriptor()
+    d.name = spec.name
+    d.type = _ptype(spec.default)
+    text = spec.description
+    if spec.choices is not None:
+        text += f" (choices: {', '.join(str(c) for c in spec.choices)})"
+    if spec.range is not None:
+        text += f" (range: [{spec.range[0]}, {spec.range[1]}])"
+    d.description = text
+    d.additional_constraints = (f"one of {spec.choices}" if spec.choices is not None else
+                                f"in [{spec.range[0]}, {spec.range[1]}]" if spec.range is not None else "")
+    d.read_only = spec.read_only
+    if spec.range is not None and d.type == ParameterType.PARAMETER_INTEGER:
+        d.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=0)]
+    elif spec.range is not None and d.type == ParameterType.PARAMETER_DOUBLE:
+        d.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
+                                                     to_value=float(spec.range[1]), step=0.0)]
+    return d
+
+
+def check_value(spec: ParamSpec, value) -> Optional[str]:
+    """None if `value` is acceptable for `spec`, else the reason (type, range, choices)."""
+    expected = _ptype(spec.default)
+    if expected == ParameterType.PARAMETER_DOUBLE and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    try:
+        actual = _ptype(value)
+    except TypeError:
+        return f"{spec.name}: unsupported value {value!r}"
+    if actual != expected:
+        return f"{spec.name}: expected {type(spec.default).__name__}, got {type(value).__name__}"
+    if spec.range is not None and not (spec.range[0] <= value <= spec.range[1]):
+        return f"{spec.name}={value!r} outside [{spec.range[0]}, {spec.range[1]}]"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{spec.name}={value!r} not one of {spec.choices}"
+    return None
+
+
+def check_device(value: str) -> Optional[str]:
+    """None if `value` is auto / cpu / cuda / cuda:N, else the reason."""
+    v = str(value)
+    if v in ("auto", "cpu", "cuda"):
+        return None
+    if v.startswith("cuda:") and v[5:].isdigit():
+        return None
+    return f"device={v!r}: expected auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(requested: str, cuda_available: bool, cuda_count: int) -> tuple:
+    """(device, warning or None). auto -> cuda if available else cpu (with a warning);
+    an unavailable cuda device is an error (ValueError)."""
+    if requested == "cpu":
+        return "cpu", None
+    if requested == "auto":
+        if cuda_available:
+            return "cuda", None
+        return "cpu", "device=auto: CUDA not available, falling back to CPU"
+    if not cuda_available:
+        raise ValueError(f"device={requested!r} requested but CUDA is not available")
+    idx = int(requested.split(":")[1]) if ":" in requested else 0
+    if idx >= cuda_count:
+        raise ValueError(f"device={requested!r} but only {cuda_count} CUDA device(s)")
+    return requested, None

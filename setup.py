@@ -1,0 +1,30 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "rman_ros"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(include=[package_name, package_name + ".*"]),
+    package_data={package_name: ["bench/data/*.json", "bench/data/*.txt", "bench/data/*.csv"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
+        ("share/" + package_name + "/config", glob("config/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="rman_ros developers",
+    maintainer_email="dev@rman-ros.local",
+    description="RMAN visual tracker (TIP 2020) as a ROS 2 node, with benchmark and bag tools.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "tracker_node = rman_ros.ros.tracker_node:main",
+        ],
+    },
+)

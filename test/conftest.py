@@ -1,0 +1,44 @@
+"""Test-session environment for rman_ros.
+
+ROS 2 settings are fixed here, before any test module imports rclpy:
+  * ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST keeps DDS discovery on loopback (required on this machine);
+  * a random ROS_DOMAIN_ID keeps concurrent test runs from seeing each other's topics.
+Child processes started by tests inherit both through os.environ.
+"""
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
+# The same malloc tuning the tracker applies to itself, for tracker subprocesses (docs: PERF.md).
+os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """Real benchmark data: $RMAN_DATA_DIR, else ../shared/data next to the repository."""
+    env = os.environ.get("RMAN_DATA_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if not (path / "otb").is_dir():
+        pytest.skip(f"real sequences not found at {path} (set RMAN_DATA_DIR to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def otb_dir(data_dir: Path) -> Path:
+    return data_dir / "otb"
