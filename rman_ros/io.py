@@ -65,6 +65,12 @@ def read_image(path: PathLike) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file + rename)."""
     p = Path(path)
@@ -75,6 +81,7 @@ def write_text_atomic(path: PathLike, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
         try:

@@ -41,8 +41,9 @@ NODE_PARAMS = [
               choices=["best_effort", "reliable"], read_only=True),
     ParamSpec("image_depth", 1, "QoS history depth of the image subscription", range=(1, 100),
               read_only=True),
-    ParamSpec("use_compressed", False, "subscribe to sensor_msgs/CompressedImage on `image/compressed` "
-              "instead of sensor_msgs/Image on `image`", read_only=True),
+    ParamSpec("use_compressed", False, "the `image` topic carries sensor_msgs/CompressedImage (jpeg/png) "
+              "instead of sensor_msgs/Image; remap `image` to e.g. /camera/image_raw/compressed",
+              read_only=True),
     ParamSpec("init_stamp_tolerance", 0.02, "seconds: an init stamp matches a buffered frame within this",
               range=(0.0, 10.0)),
     ParamSpec("buffer_size", 30, "number of recent frames kept for init stamp matching", range=(1, 1000),
@@ -149,3 +150,39 @@ def resolve_device(requested: str, cuda_available: bool, cuda_count: int) -> tup
     if idx >= cuda_count:
         raise ValueError(f"device={requested!r} but only {cuda_count} CUDA device(s)")
     return requested, None
+
+
+def params_from_file(path, node_name: str = "rman_tracker") -> dict:
+    """Flat {name: value} of a ROS params YAML (`/**`, `<node_name>` or `/<node_name>` sections,
+    nested mappings joined with dots), later sections overriding earlier ones."""
+    import yaml
+
+    with open(path, "r", encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    flat: dict = {}
+
+    def walk(prefix, d):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}.", v)
+            else:
+                flat[f"{prefix}{k}"] = v
+
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = doc.get(key)
+        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+            walk("", section["ros__parameters"])
+    return flat
+
+
+def config_from_params(flat: dict, config_cls):
+    """RMANConfig from flat node parameters (tracker.* and device), as the node builds it
+    (node defaults such as update_mode=async apply where the params leave a field out)."""
+    kw = {}
+    for spec in config_param_specs(config_cls):
+        kw[spec.config_field] = flat.get(spec.name, spec.default)
+    for name, value in list(kw.items()):
+        default = next(s.default for s in config_param_specs(config_cls) if s.config_field == name)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            kw[name] = float(value)
+    return config_cls.from_dict(kw)

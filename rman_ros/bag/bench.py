@@ -1,0 +1,91 @@
+"""Timed replay benchmark of the node: processed FPS, dropped frames, latency, RSS growth."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from rman_ros.bag import launcher
+from rman_ros.bag.client import ReplayClient
+from rman_ros.bag.play import play
+from rman_ros.bag.reader import read_bag
+
+
+def _diag_value(status, key):
+    for kv in status.values:
+        if kv.key == key:
+            return kv.value
+    return None
+
+
+def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_file=launcher.DEFAULT_PARAMS,
+              params: Optional[dict] = None, warmup_frames: int = 300, log=print) -> dict:
+    """Start a node subprocess, replay `bag` in a loop at `fps` for `frames` frames (re-init at each
+    loop start), sample the node's RSS once a second, and report the figures."""
+    seq = read_bag(bag)
+    out = Path(out_dir) if out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    proc = launcher.start_node(log_path=(out / "node.log") if out else None, params_file=params_file,
+                               params=params or {})
+    rss = []  # (frame index, MiB)
+    progress = {"i": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                rss.append((progress["i"], launcher.rss_mb(proc.pid)))
+            except (OSError, RuntimeError):
+                return
+            stop.wait(1.0)
+
+    try:
+        with ReplayClient() as client:
+            client.wait_for_node(600)
+            log(f"node ready (pid {proc.pid}); {frames} frames of {Path(bag).name} at {fps} Hz")
+            th = threading.Thread(target=sample, daemon=True)
+            th.start()
+
+            def prog(i, n):
+                progress["i"] = i
+                if i % 500 == 0:
+                    log(f"  frame {i}/{n}, RSS {rss[-1][1] if rss else float('nan'):.0f} MiB")
+
+            res = play(seq, client, lockstep=False, fps=fps, n_frames=frames, progress=prog)
+            time.sleep(2.5)  # one more diagnostics period
+            diag = client.latest_diagnostics()
+            lat = res.latencies_s(client)
+            received = res.received_frames(client)
+            boxes = res.boxes(client)
+    finally:
+        stop.set()
+        launcher.stop_node(proc)
+    rss_arr = np.array(rss) if rss else np.zeros((0, 2))
+    after_warm = rss_arr[rss_arr[:, 0] >= warmup_frames] if rss_arr.size else rss_arr
+    result = {
+        "bag": str(bag), "frames_sent": frames, "fps_in": fps, "wall_s": res.wall_s,
+        "frames_with_output": received,
+        "processed_fps": received / res.wall_s if res.wall_s > 0 else float("nan"),
+        "dropped_frames": frames - received,
+        "node_frames_dropped": _diag_value(diag, "frames_dropped") if diag else None,
+        "node_updates_done": _diag_value(diag, "updates_done") if diag else None,
+        "latency_ms_p50": float(np.percentile(lat, 50) * 1e3) if lat.size else None,
+        "latency_ms_p95": float(np.percentile(lat, 95) * 1e3) if lat.size else None,
+        "latency_ms_max": float(lat.max() * 1e3) if lat.size else None,
+        "frames_tracked": int(np.isfinite(boxes[:, 0]).sum()),
+        "rss_mb_first": float(rss_arr[0, 1]) if rss_arr.size else None,
+        "rss_mb_after_warmup": float(after_warm[0, 1]) if after_warm.size else None,
+        "rss_mb_end": float(rss_arr[-1, 1]) if rss_arr.size else None,
+        "rss_mb_max": float(rss_arr[:, 1].max()) if rss_arr.size else None,
+    }
+    if after_warm.size:
+        result["rss_growth_mb"] = float(after_warm[-1, 1] - after_warm[0, 1])
+    if out:
+        (out / "bench.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        np.savetxt(out / "rss.txt", rss_arr, fmt="%.1f", header="frame_index rss_mib")
+    return result

@@ -1,0 +1,121 @@
+"""Publish a recorded sequence into a running tracker node (lockstep or timed)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from rman_ros.bag.reader import BagSequence, to_ros_image
+
+
+@dataclass
+class PlayResult:
+    stamps: List[int] = field(default_factory=list)  # published stamp of each frame (index = frame)
+    sent_ns: List[int] = field(default_factory=list)  # wall clock at publish
+    init_frame: Optional[int] = None
+    wall_s: float = 0.0
+
+    def boxes(self, client) -> np.ndarray:
+        """(N, 4) last published box per frame; NaN where empty / lost / not received."""
+        out = np.full((len(self.stamps), 4), np.nan)
+        for i, t in enumerate(self.stamps):
+            got = client.by_stamp.get(t)
+            if got and got[-1].box is not None:
+                out[i] = got[-1].box
+        return out
+
+    def scores(self, client) -> np.ndarray:
+        out = np.full(len(self.stamps), np.nan)
+        for i, t in enumerate(self.stamps):
+            got = client.by_stamp.get(t)
+            if got:
+                out[i] = got[-1].score if got[-1].box is not None else 0.0
+        return out
+
+    def latencies_s(self, client) -> np.ndarray:
+        """Receive time - stamp for each frame's first result (meaningful with restamping)."""
+        lat = []
+        for t in self.stamps:
+            got = client.by_stamp.get(t)
+            if got:
+                lat.append((got[0].recv_ns - t) * 1e-9)
+        return np.asarray(lat)
+
+    def received_frames(self, client) -> int:
+        return sum(1 for t in self.stamps if client.by_stamp.get(t))
+
+
+def _init_msg(box, stamp_ns: int, frame_id: str):
+    from builtin_interfaces.msg import Time
+    from vision_msgs.msg import Detection2D
+
+    x, y, w, h = (float(v) for v in box)
+    det = Detection2D()
+    det.header.stamp = Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    det.header.frame_id = frame_id
+    det.bbox.center.position.x, det.bbox.center.position.y = x + w / 2, y + h / 2
+    det.bbox.size_x, det.bbox.size_y = w, h
+    return det
+
+
+def _init_index(seq: BagSequence) -> Optional[int]:
+    if seq.init_box is None:
+        return None
+    for i, f in enumerate(seq.frames):
+        if f.stamp_ns == seq.init_stamp_ns:
+            return i
+    return 0
+
+
+def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps: Optional[float] = None,
+         restamp: bool = True, n_frames: Optional[int] = None, reinit_each_loop: bool = True,
+         timeout: float = 120.0, progress=None) -> PlayResult:
+    """Publish frames (looping when n_frames > len(seq)) and the init into the node.
+
+    lockstep: publish a frame, wait for its detections (and for the init result on the init frame),
+    then the next frame: every frame is processed, results are deterministic.
+    timed: publish at `fps * rate` (fps defaults to the bag's frame spacing); frames the node
+    cannot keep up with are dropped by the node (counted in its diagnostics).
+    restamp: stamp each frame with the wall clock at publish time (so latency = now - stamp is
+    meaningful and stamps stay monotonic over loops); otherwise the recorded stamps are kept.
+    """
+    n = len(seq) if n_frames is None else int(n_frames)
+    if fps is None:
+        fps = (1e9 / np.median(np.diff([f.stamp_ns for f in seq.frames]))) if len(seq) > 1 else 30.0
+    period = 1.0 / (fps * rate)
+    init_idx = _init_index(seq)
+    res = PlayResult(init_frame=init_idx)
+    start = time.monotonic()
+    next_t = start
+    for i in range(n):
+        k = i % len(seq)
+        frame = seq.frames[k]
+        stamp = time.time_ns() if restamp else frame.stamp_ns
+        if res.stamps and stamp <= res.stamps[-1] and restamp:
+            stamp = res.stamps[-1] + 1
+        msg = to_ros_image(frame, stamp)
+        if not lockstep:
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_t += period
+        res.sent_ns.append(time.time_ns())
+        res.stamps.append(stamp)
+        client.image_pub.publish(msg)
+        send_init = init_idx is not None and k == init_idx and (i == k or reinit_each_loop)
+        if lockstep:
+            client.wait_results(stamp, 1, timeout)
+        if send_init:
+            client.init_pub.publish(_init_msg(seq.init_box, stamp, frame.frame_id))
+            if lockstep:
+                client.wait_results(stamp, 2, timeout, need_box=True)
+        if progress is not None:
+            progress(i, n)
+    if not lockstep:  # let the last results arrive
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not client.by_stamp.get(res.stamps[-1]):
+            time.sleep(0.05)
+    res.wall_s = time.monotonic() - start
+    return res

@@ -1,0 +1,86 @@
+"""Data for the paper's visualisations (Sec. III-C); plotting lives in the benchmark.
+
+* activation_weights: theta over the K history patches for candidate boxes (Fig. 3)
+* attention_map: |d p(target) / d input patch| saliency (Fig. 4)
+* classifier_inputs / pcc_pairs: h* features and Pearson correlations of sample pairs (Fig. 5)
+All functions use an initialised RMANTracker and do not change its state.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+import torch
+
+from .image_utils import crop_patches, image_to_tensor, to_rgb
+from .roi_align import roi_align_same_box
+
+
+def _frame(tracker, image, region_px=None):
+    if not tracker.initialized:
+        raise ValueError("tracker is not initialised")
+    img = to_rgb(image)
+    return tracker.features.frame(img, tracker.box, region_px or tracker.cfg.region_px)
+
+
+@torch.no_grad()
+def head_outputs(tracker, image, boxes) -> Dict[str, np.ndarray]:
+    """Head outputs for boxes (N, 4) of `image` with the tracker's current history."""
+    ff = _frame(tracker, image)
+    feats = ff(np.asarray(boxes, dtype=np.float64))
+    hist = tracker._history()[None]
+    idx = torch.zeros(feats.shape[0], dtype=torch.long, device=feats.device)
+    out = tracker.head(hist, idx, feats)
+    res = {"score": torch.softmax(out["logits"], 1)[:, 1].cpu().numpy(),
+           "h_star": out["h_star"].cpu().numpy(), "h_t": out["h_t"].cpu().numpy()}
+    if out["theta"] is not None:
+        res["theta"] = out["theta"].cpu().numpy()
+    return res
+
+
+def activation_weights(tracker, image, boxes) -> np.ndarray:
+    """Fig. 3: (N, K) cosine activation weights theta_{T-i} (Eq. 1), columns ordered T-K..T-1."""
+    out = head_outputs(tracker, image, boxes)
+    if "theta" not in out:
+        raise ValueError("activation weights need aggregation='mal'")
+    return out["theta"]
+
+
+def classifier_inputs(tracker, image, boxes) -> np.ndarray:
+    """Fig. 5: classifier-input features h* (N, 1024 for the full model)."""
+    return head_outputs(tracker, image, boxes)["h_star"]
+
+
+def pcc_pairs(pos: np.ndarray, neg: np.ndarray) -> Dict[str, np.ndarray]:
+    """Pearson correlation of all positive-positive pairs and all positive-negative pairs (Fig. 5)."""
+    def z(a):
+        a = a - a.mean(1, keepdims=True)
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    zp, zn = z(np.asarray(pos, np.float64)), z(np.asarray(neg, np.float64))
+    pp = zp @ zp.T
+    iu = np.triu_indices(len(zp), 1)
+    return {"pos_pos": pp[iu], "pos_neg": (zp @ zn.T).reshape(-1)}
+
+
+def attention_map(tracker, image, box, patch_size: int = 107) -> np.ndarray:
+    """Fig. 4: saliency |d p(target)/d patch| (max over RGB) at patch resolution (patch_size x patch_size).
+
+    The box is cropped MDNet-style (16 px context at 107) and goes through the exact per-patch path."""
+    if not tracker.initialized:
+        raise ValueError("tracker is not initialised")
+    ex = tracker.features
+    img_t = image_to_tensor(to_rgb(image), ex.device)
+    ctx = patch_size / (patch_size - 32.0)
+    patch = crop_patches(img_t, np.asarray(box, np.float64).reshape(1, 4), patch_size, ctx)
+    patch = patch.detach().requires_grad_(True)
+    fmap = ex.net(patch)
+    p = float(patch_size)
+    inner = torch.tensor([[16.0, 16.0, p - 16.0, p - 16.0]])
+    feat = roi_align_same_box(fmap, inner, ex.stride, tracker.cfg.roi_size, tracker.cfg.roi_samples, ex.offset)
+    if ex.mean is not None:
+        feat = (feat - ex.mean[None, :, None, None]) / ex.std[None, :, None, None]
+    hist = tracker._history()
+    score = tracker.head.score(hist, feat.flatten(1))[0]
+    (grad,) = torch.autograd.grad(score, patch)
+    return grad[0].abs().amax(0).cpu().numpy()

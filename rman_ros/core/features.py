@@ -1,0 +1,112 @@
+"""Per-frame feature extraction: one search-region backbone pass + RoIAlign (default), or the exact
+per-patch mode (every box cropped to patch_size and run through the CNN)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .backbone import build_backbone
+from .image_utils import crop_patches, crop_region, image_to_tensor, region_geometry
+from .roi_align import roi_align, roi_align_same_box
+from .runtime import cpu_has_bf16
+
+
+class FrameFeatures:
+    """Features of one frame. `boxes` are (x, y, w, h) image pixels; returns (N, D) float32."""
+
+    def __init__(self, extractor: "FeatureExtractor", image: np.ndarray, fmap: Optional[torch.Tensor],
+                 origin: np.ndarray, scale: float, region_px: int):
+        self.ex = extractor
+        self.image = image
+        self.fmap = fmap
+        self.origin = origin
+        self.scale = scale
+        self.region_px = region_px
+
+    def region_bounds(self):
+        """Image-coordinate extent of the search region (x0, y0, x1, y1), clipped to the image."""
+        side = self.region_px / self.scale
+        h, w = self.image.shape[:2]
+        x0, y0 = max(self.origin[0], 0.0), max(self.origin[1], 0.0)
+        return x0, y0, min(self.origin[0] + side, float(w)), min(self.origin[1] + side, float(h))
+
+    def __call__(self, boxes: np.ndarray) -> torch.Tensor:
+        return self.ex.box_features(self, np.atleast_2d(boxes))
+
+
+class FeatureExtractor:
+    def __init__(self, cfg, device: torch.device):
+        self.cfg = cfg
+        self.device = device
+        self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights).to(device)
+        self.stride = float(self.net.stride)
+        self.offset = float(self.net.offset)
+        self.channels = int(self.net.out_channels)
+        self.dim = self.channels * cfg.roi_size ** 2
+        self.use_bf16 = bool(cfg.bf16) and (device.type == "cuda" or cpu_has_bf16())
+        self.channels_last = bool(cfg.channels_last)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.mean: Optional[torch.Tensor] = None  # (C,) channel statistics of the first frame
+        self.std: Optional[torch.Tensor] = None
+
+    def _autocast(self):
+        if self.use_bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @torch.no_grad()
+    def run_cnn(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            y = self.net(x)
+        return y.float().contiguous()
+
+    def frame(self, image: np.ndarray, box: np.ndarray, region_px: int) -> FrameFeatures:
+        origin, scale = region_geometry(box, self.cfg.target_px, region_px)
+        fmap = None
+        if self.cfg.feature_mode == "roi":
+            crop = crop_region(image, origin, scale, region_px)
+            fmap = self.run_cnn(image_to_tensor(crop, self.device))
+        return FrameFeatures(self, image, fmap, origin, scale, region_px)
+
+    def set_normalisation(self, ff: FrameFeatures, box: np.ndarray) -> None:
+        """Channel mean/std from the first frame (roi mode: its map; patch mode: patches near the target)."""
+        if not self.cfg.feature_norm:
+            return
+        if ff.fmap is not None:
+            f = ff.fmap[0].flatten(1)
+        else:
+            f = self._patch_maps(ff, np.atleast_2d(box)).transpose(0, 1).flatten(1)
+        self.mean = f.mean(1)
+        self.std = f.std(1).clamp_min(1e-3)
+
+    def _patch_maps(self, ff: FrameFeatures, boxes: np.ndarray) -> torch.Tensor:
+        img_t = image_to_tensor(ff.image, self.device)
+        ctx = self.cfg.patch_size / (self.cfg.patch_size - 32.0)  # MDNet: 16 px of context per side
+        outs = []
+        for i in range(0, len(boxes), 256):
+            patches = crop_patches(img_t, boxes[i:i + 256], self.cfg.patch_size, ctx)
+            outs.append(self.run_cnn(patches))
+        return torch.cat(outs)
+
+    def box_features(self, ff: FrameFeatures, boxes: np.ndarray) -> torch.Tensor:
+        cfg = self.cfg
+        if ff.fmap is not None:
+            xy = (boxes[:, :2] - ff.origin[None]) * ff.scale
+            wh = boxes[:, 2:] * ff.scale
+            b = torch.from_numpy(np.concatenate([xy, xy + wh], 1)).float()
+            out = roi_align(ff.fmap, b, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
+        else:
+            maps = self._patch_maps(ff, boxes)
+            p = float(cfg.patch_size)
+            inner = torch.tensor([[16.0, 16.0, p - 16.0, p - 16.0]])
+            out = roi_align_same_box(maps, inner, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
+        if self.mean is not None:
+            out = (out - self.mean[None, :, None, None]) / self.std[None, :, None, None]
+        return out.flatten(1)

@@ -1,0 +1,191 @@
+"""RMANTracker: pytracking-style initialize(image, box) / track(image) API."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from .bbreg import BBoxRegressor
+from .config import RMANConfig
+from .features import FeatureExtractor, FrameFeatures
+from .image_utils import check_box, clip_box_to_image, to_rgb
+from .model import RMANHead
+from .pools import FrameSamples, SamplePools
+from .runtime import resolve_device, tune_glibc_malloc
+from .sampling import draw, draw_labelled, iou
+from .updater import Updater
+
+
+class RMANTracker:
+    def __init__(self, config: Optional[RMANConfig] = None, **overrides):
+        cfg = config if config is not None else RMANConfig()
+        if isinstance(cfg, dict):
+            cfg = RMANConfig.from_dict(cfg)
+        if overrides:
+            cfg = cfg.replace(**overrides)
+        self.cfg = cfg
+        if cfg.tune_malloc:
+            tune_glibc_malloc()
+        if cfg.num_threads > 0:
+            torch.set_num_threads(cfg.num_threads)
+        self._device = resolve_device(cfg.device)
+        self.features = FeatureExtractor(cfg, self._device)
+        self.updater: Optional[Updater] = None
+        self.initialized = False
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    @property
+    def head(self) -> RMANHead:
+        if self.updater is None:
+            raise ValueError("track() called before initialize()")
+        return self.updater.front
+
+    # ------------------------------------------------------------------ helpers
+    def _history(self) -> torch.Tensor:
+        return torch.stack(list(self.hist))  # (K, D) ordered T-K..T-1
+
+    def _collect(self, ff: FrameFeatures, box: np.ndarray, n_pos: int, n_neg: int, trans_neg: float,
+                 scale_neg: float, whole_neg: bool):
+        """Positive and negative samples around `box` (labels by IoU, Sec. tracking process)."""
+        c, rng = self.cfg, self.rng
+        bounds = ff.region_bounds()
+        pos = draw_labelled("gaussian", box, n_pos, c.trans_pos, c.scale_pos, rng, (c.tau1, 1.0),
+                            min_side=c.min_box_px)
+        if whole_neg:
+            neg = np.concatenate([
+                draw_labelled("uniform", box, n_neg // 2, trans_neg, scale_neg, rng, (0.0, c.tau2), bounds,
+                              c.min_box_px),
+                draw_labelled("whole", box, n_neg - n_neg // 2, 0.0, scale_neg, rng, (0.0, c.tau2), bounds,
+                              c.min_box_px)])
+        else:
+            neg = draw_labelled("uniform", box, n_neg, trans_neg, scale_neg, rng, (0.0, c.tau2), bounds,
+                                c.min_box_px)
+        return ff(pos), ff(neg)
+
+    def _new_head(self) -> RMANHead:
+        c = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            head = RMANHead(self.features.dim, c.lstm_hidden, c.fc_hidden, c.use_lstm, c.aggregation)
+        return head.to(self._device).eval()
+
+    # ------------------------------------------------------------------ API
+    def initialize(self, image, box) -> Dict:
+        t0 = time.perf_counter()
+        image = to_rgb(image)
+        box = clip_box_to_image(check_box(box), image.shape[1], image.shape[0])
+        c = self.cfg
+        self.close()
+        self.rng = np.random.default_rng(c.seed)
+        ff = self.features.frame(image, box, c.region_px_init)
+        self.features.set_normalisation(ff, box)
+        t1 = time.perf_counter()
+        target = ff(box)[0]
+        self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
+        pos, neg = self._collect(ff, box, c.n_pos_init, c.n_init_samples - c.n_pos_init, c.trans_neg_init,
+                                 c.scale_neg_init, whole_neg=True)
+        self.bbreg = BBoxRegressor(c.bbreg_alpha)
+        if c.use_bbreg and c.n_bbreg > 0:
+            bb = draw_labelled("uniform", box, c.n_bbreg, 0.3, 1.6, self.rng, (c.bbreg_iou, 1.0),
+                               min_side=c.min_box_px)
+            self.bbreg.fit(ff(bb), bb, box)
+        t2 = time.perf_counter()
+        self.updater = Updater(self._new_head(), c, self.rng)
+        hist = self._history()
+        self.updater.update([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)], c.init_iters,
+                            c.lr_init, asynchronous=False)
+        self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
+        keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update])
+        self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
+        self.box = box
+        self.frame_idx = 0
+        self.trans = c.trans
+        self.lost = False
+        self.initialized = True
+        t3 = time.perf_counter()
+        timings = {"features": t1 - t0, "samples": t2 - t1, "train": t3 - t2, "total": t3 - t0}
+        return self._result(box, 1.0, timings)
+
+    def _result(self, box, score, timings) -> Dict:
+        u = self.updater
+        return {"box": tuple(float(v) for v in box), "score": float(score),
+                "state": "lost" if self.lost else "tracking", "timings": timings,
+                "updates_done": u.updates_done, "last_update_s": u.last_update_s, "update_error": u.error,
+                "frame": self.frame_idx}
+
+    @torch.no_grad()
+    def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
+        c = self.cfg
+        h, w = ff.image.shape[:2]
+        cands = draw("gaussian", self.box, c.n_candidates, self.trans, c.scale_step, self.rng,
+                     bounds=(0.0, 0.0, float(w), float(h)), min_side=c.min_box_px)
+        feats = ff(cands)
+        scores = head.score(hist, feats)
+        k = min(c.top_k, len(cands))
+        top = torch.topk(scores, k).indices.cpu().numpy()
+        return cands, feats, scores.cpu().numpy(), top
+
+    def track(self, image) -> Dict:
+        if not self.initialized:
+            raise ValueError("track() called before initialize()")
+        t0 = time.perf_counter()
+        image = to_rgb(image)
+        c = self.cfg
+        self.frame_idx += 1
+        H, W = image.shape[:2]
+        self.box = self._fit_into(self.box, W, H)
+        ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
+        t1 = time.perf_counter()
+        head = self.updater.front  # a local reference: an async swap cannot change it mid-frame
+        hist = self._history()
+        cands, feats, scores, top = self._detect(ff, hist, head)
+        score = float(scores[top].mean())
+        success = score >= c.success_threshold
+        box = cands[top].mean(0)
+        if success and c.use_bbreg:
+            box = self.bbreg.predict(feats[top], cands[top]).mean(0)
+        box = self._fit_into(box, W, H)
+        t2 = time.perf_counter()
+        self.lost = not success
+        self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
+        if success:
+            self.box = box
+            pos, neg = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg, False)
+            self.pools.add(self.frame_idx, hist, pos, neg)
+            self.hist.append(ff(box)[0])
+        t3 = time.perf_counter()
+        self._maybe_update(success)
+        t4 = time.perf_counter()
+        timings = {"features": t1 - t0, "detect": t2 - t1, "collect": t3 - t2, "update": t4 - t3,
+                   "total": t4 - t0}
+        return self._result(box if success else self.box, score, timings)
+
+    def _maybe_update(self, success: bool) -> None:
+        c = self.cfg
+        asyn = c.update_mode == "async"
+        if not success:  # failure: short-term update right away (update early)
+            pos, neg = self.pools.snapshot(c.short_term_frames)
+            self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn)
+        elif self.frame_idx % c.update_interval == 0:  # regular long-term update every N3 frames
+            pos, neg = self.pools.snapshot()
+            self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn)
+
+    def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:
+        """Keep the box size sane and its centre inside the image (handles frame-size changes)."""
+        m = self.cfg.min_box_px
+        w = float(np.clip(box[2], m, max(W, m)))
+        h = float(np.clip(box[3], m, max(H, m)))
+        cx = float(np.clip(box[0] + box[2] / 2, 0, W))
+        cy = float(np.clip(box[1] + box[3] / 2, 0, H))
+        return np.array([cx - w / 2, cy - h / 2, w, h])
+
+    def close(self) -> None:
+        if self.updater is not None:
+            self.updater.close()

@@ -1,0 +1,156 @@
+"""Online training of the RMAN head: mini-batches of sequence samples, SGD, sync and async modes."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import traceback
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .losses import loss_a, loss_b, loss_c, total_loss
+from .model import RMANHead
+from .pools import FrameSamples
+
+
+def _draw_from_frames(recs: Sequence[FrameSamples], frame_ids: np.ndarray, n: int, rng: np.random.Generator,
+                      hist_offset: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """n samples spread over the chosen frames -> (features (n, D), history index (n,))."""
+    which = rng.integers(0, len(frame_ids), n)
+    feats, idx = [], []
+    for j, fid in enumerate(frame_ids):
+        m = int((which == j).sum())
+        if m == 0:
+            continue
+        pool = recs[fid].feats
+        sel = torch.from_numpy(rng.integers(0, pool.shape[0], m))
+        feats.append(pool[sel])
+        idx.append(torch.full((m,), hist_offset + j, dtype=torch.long))
+    return torch.cat(feats), torch.cat(idx)
+
+
+def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
+    last = list(head.fc2.parameters())
+    last_ids = {id(p) for p in last}
+    rest = [p for p in head.parameters() if id(p) not in last_ids]
+    return torch.optim.SGD([{"params": rest, "lr": lr},
+                            {"params": last, "lr": lr * cfg.lr_mult_classifier}],
+                           lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def batch_losses(out, n_pos: int, cfg):
+    """Eq. 3, 5, 6, 7 on a batch whose first n_pos rows are positives and the rest paired negatives."""
+    n = out["logits"].shape[0]
+    labels = torch.zeros(n, dtype=torch.long)
+    labels[:n_pos] = 1
+    lc = loss_c(out["logits"], labels)
+    la = lb = None
+    m = min(n_pos, n - n_pos)
+    if cfg.use_la and out["a_t"] is not None:
+        la = loss_a(out["h_t"][:m], out["a_t"][:m], out["h_t"][n_pos:n_pos + m], out["a_t"][n_pos:n_pos + m],
+                    cfg.tau)
+    if cfg.use_lb and cfg.aggregation != "none":
+        lb = loss_b(out["h_star"][:m], out["h_star"][n_pos:n_pos + m])
+    return total_loss(lc, la, lb, cfg.lambda1, cfg.lambda2), lc, la, lb
+
+
+def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[FrameSamples], iters: int,
+               lr: float, cfg, rng: np.random.Generator) -> float:
+    """Run `iters` SGD steps; returns the last total loss."""
+    if not pos_recs or not neg_recs or iters <= 0:
+        return float("nan")
+    head.train()
+    opt = make_optimizer(head, lr * cfg.lr_scale, cfg)
+    n = cfg.batch_pairs
+    n_hard = n * max(1, cfg.hard_negative_pool)
+    fpb = cfg.frames_per_batch
+    last = float("nan")
+    for _ in range(iters):
+        pf = rng.choice(len(pos_recs), min(fpb, len(pos_recs)), replace=False)
+        nf = rng.choice(len(neg_recs), min(fpb, len(neg_recs)), replace=False)
+        hist = torch.stack([pos_recs[i].hist for i in pf] + [neg_recs[i].hist for i in nf])
+        xp, ip = _draw_from_frames(pos_recs, pf, n, rng, 0)
+        xn, in_ = _draw_from_frames(neg_recs, nf, n_hard, rng, len(pf))
+        if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
+            with torch.no_grad():
+                head.eval()
+                s = head(hist, in_, xn)["logits"]
+                head.train()
+            top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
+            xn, in_ = xn[top], in_[top]
+        out = head(hist, torch.cat([ip, in_]), torch.cat([xp, xn]))
+        loss, *_ = batch_losses(out, n, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
+        opt.step()
+        last = float(loss.detach())
+    head.eval()
+    return last
+
+
+class Updater:
+    """Owns the head used for tracking (`front`). Sync: trains it in place. Async: trains a copy (`back`)
+    on a background thread and swaps the two when done, so tracking never waits for training."""
+
+    def __init__(self, head: RMANHead, cfg, rng: np.random.Generator):
+        self.cfg = cfg
+        self.front = head
+        self.back: Optional[RMANHead] = None
+        self.rng = rng
+        self.updates_done = 0
+        self.last_update_s: Optional[float] = None
+        self.error: Optional[str] = None
+        self.last_loss = float("nan")
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def update(self, pos_recs, neg_recs, iters: int, lr: float, asynchronous: bool) -> bool:
+        """Start (async) or run (sync) an update; returns False when an async update is still running."""
+        if not asynchronous:
+            t0 = time.perf_counter()
+            self.last_loss = train_head(self.front, pos_recs, neg_recs, iters, lr, self.cfg, self.rng)
+            self.last_update_s = time.perf_counter() - t0
+            self.updates_done += 1
+            return True
+        if self.busy:
+            return False
+        if self.back is None:
+            self.back = copy.deepcopy(self.front)
+        else:
+            self.back.load_state_dict(self.front.state_dict())
+        seed = int(self.rng.integers(0, 2**63 - 1))
+        self._thread = threading.Thread(target=self._run_async, name="rman-update", daemon=True,
+                                        args=(self.back, pos_recs, neg_recs, iters, lr, seed))
+        self._thread.start()
+        return True
+
+    def _run_async(self, head, pos_recs, neg_recs, iters, lr, seed) -> None:
+        t0 = time.perf_counter()
+        try:
+            loss = train_head(head, pos_recs, neg_recs, iters, lr, self.cfg, np.random.default_rng(seed))
+        except Exception:  # reported through `error` / the track() result, never swallowed silently
+            self.error = traceback.format_exc(limit=5)
+            return
+        with self._lock:
+            self.back, self.front = self.front, head  # double-buffer swap
+            self.last_loss = loss
+            self.last_update_s = time.perf_counter() - t0
+            self.updates_done += 1
+            self.error = None
+
+    def wait(self, timeout: Optional[float] = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        self.wait()
+        self._thread = None

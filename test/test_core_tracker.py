@@ -1,0 +1,182 @@
+"""RMANTracker end to end: API contract, bad input, determinism, async updates, a real OTB sequence."""
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rman_ros.core import RMANConfig, RMANTracker
+from rman_ros.core import analysis
+
+DATA = Path(os.environ.get("RMAN_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+OTB = DATA / "otb"
+
+SMALL = dict(n_init_samples=600, n_pos_init=100, init_iters=5, n_candidates=64, lstm_hidden=64, fc_hidden=32,
+             update_iters=2, update_interval=3, region_px=128, region_px_init=160, region_px_lost=160,
+             n_bbreg=100, n_pos_update=20, n_neg_update=40, device="cpu", batch_pairs=16)
+
+
+def small_cfg(**kw):
+    return RMANConfig().replace(**{**SMALL, **kw})
+
+
+def load_seq(name, n):
+    if not (OTB / name).is_dir():
+        pytest.skip(f"OTB data not found at {OTB} (set RMAN_DATA_DIR)")
+    lines = (OTB / name / "groundtruth_rect.txt").read_text().split("\n")
+    gt = np.array([[float(v) for v in re.split(r"[,\s]+", ln.strip()) if v] for ln in lines if ln.strip()])
+    start = 300 if name == "David" else 1
+    frames = []
+    for i in range(n):
+        img = cv2.imread(str(OTB / name / "img" / f"{start + i:04d}.jpg"), cv2.IMREAD_UNCHANGED)
+        frames.append(img[:, :, ::-1].copy() if img.ndim == 3 else img)
+    return frames, gt[:n]
+
+
+def synthetic(n=8, size=(120, 160)):
+    """A bright textured square moving on a dark noisy background."""
+    rng = np.random.default_rng(0)
+    tex = rng.integers(150, 255, (24, 24, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for t in range(n):
+        img = rng.integers(0, 60, size + (3,), dtype=np.uint8)
+        x, y = 40 + 3 * t, 40 + 2 * t
+        img[y:y + 24, x:x + 24] = tex
+        frames.append(img)
+        boxes.append((x, y, 24, 24))
+    return frames, np.array(boxes, float)
+
+
+def iou(a, b):
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return RMANTracker(small_cfg())
+
+
+def test_result_contract_and_synthetic_tracking(tracker):
+    frames, boxes = synthetic()
+    r = tracker.initialize(frames[0], boxes[0])
+    assert r["state"] == "tracking" and tracker.device == "cpu"
+    for img, gt in zip(frames[1:], boxes[1:]):
+        r = tracker.track(img)
+        assert set(r) >= {"box", "score", "state", "timings", "updates_done", "last_update_s", "update_error"}
+        assert len(r["box"]) == 4 and all(isinstance(v, float) for v in r["box"])
+        assert 0.0 <= r["score"] <= 1.0 and r["state"] in ("tracking", "lost")
+        assert r["timings"]["total"] > 0 and r["update_error"] is None
+    assert iou(r["box"], gt) > 0.5
+    assert r["updates_done"] >= 2  # init + regular updates every 3 frames
+
+
+@pytest.mark.parametrize("box,msg", [((10, 10, 0, 5), "width and height"), ((10, 10, 5, -1), "width and height"),
+                                     ((np.nan, 10, 5, 5), "NaN"), ((10, 10, np.inf, 5), "NaN"),
+                                     ((500, 500, 10, 10), "outside"), ((1, 2, 3), "4 values")])
+def test_bad_boxes(tracker, box, msg):
+    with pytest.raises(ValueError, match=msg):
+        tracker.initialize(np.zeros((100, 100, 3), np.uint8), box)
+
+
+def test_bad_images_and_order():
+    t = RMANTracker(small_cfg())
+    with pytest.raises(ValueError, match="before initialize"):
+        t.track(np.zeros((50, 50, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        t.initialize(np.zeros((50, 50, 3), np.float32), (1, 1, 10, 10))
+    with pytest.raises(ValueError, match="empty"):
+        t.initialize(np.zeros((0, 50, 3), np.uint8), (1, 1, 10, 10))
+    with pytest.raises(ValueError, match="channels"):
+        t.initialize(np.zeros((50, 50, 2), np.uint8), (1, 1, 10, 10))
+
+
+def test_gray_rgba_partial_box_tiny_target_and_size_change(tracker):
+    frames, boxes = synthetic(4)
+    gray = frames[0][:, :, 0].copy()
+    r = tracker.initialize(gray, (-10, -5, 30, 30))  # partly outside: clipped
+    assert r["box"][0] == 0.0 and r["box"][1] == 0.0
+    rgba = np.dstack([frames[1], np.full(frames[1].shape[:2], 255, np.uint8)])
+    assert tracker.track(rgba)["state"] in ("tracking", "lost")
+    tracker.initialize(frames[0], (50, 50, 6, 5))  # target under 10 px
+    tracker.track(frames[1])
+    r = tracker.track(cv2.resize(frames[2], (64, 48)))  # frame size changes mid-sequence
+    x, y, w, h = r["box"]
+    assert 0 <= x + w / 2 <= 64 and 0 <= y + h / 2 <= 48
+
+
+def test_sync_mode_is_deterministic():
+    frames, boxes = synthetic(6)
+    runs = []
+    for _ in range(2):
+        t = RMANTracker(small_cfg(seed=3))
+        t.initialize(frames[0], boxes[0])
+        runs.append([(t.track(f)["box"], t.track.__self__.updater.last_loss) for f in frames[1:]])
+    assert runs[0] == runs[1]
+
+
+def test_async_mode_never_blocks_and_applies_updates():
+    frames, boxes = synthetic(10)
+    t = RMANTracker(small_cfg(update_mode="async", update_interval=2, update_iters=30))
+    t.initialize(frames[0], boxes[0])
+    front0 = t.updater.front
+    times = []
+    for f in frames[1:5]:
+        r = t.track(f)
+        times.append(r["timings"]["update"])
+    assert max(times) < 0.05  # starting an update is immediate
+    t.updater.wait(60)
+    r = t.track(frames[5])
+    assert r["update_error"] is None and r["updates_done"] >= 2
+    assert t.updater.front is not front0  # the trained buffer was swapped in
+    t.close()
+    assert not any(th.name == "rman-update" and th.is_alive() for th in threading.enumerate())
+
+
+def test_analysis_helpers(tracker):
+    frames, boxes = synthetic(3)
+    tracker.initialize(frames[0], boxes[0])
+    tracker.track(frames[1])
+    b = np.array([boxes[2], boxes[2] + [60, 40, 0, 0]])
+    th = analysis.activation_weights(tracker, frames[2], b)
+    assert th.shape == (2, tracker.cfg.K) and np.all(np.abs(th) <= 1 + 1e-5)
+    feats = analysis.classifier_inputs(tracker, frames[2], b)
+    assert feats.shape == (2, 2 * tracker.cfg.lstm_hidden)
+    pcc = analysis.pcc_pairs(np.random.rand(4, 8), np.random.rand(3, 8))
+    assert pcc["pos_pos"].shape == (6,) and pcc["pos_neg"].shape == (12,)
+    sal = analysis.attention_map(tracker, frames[2], boxes[2])
+    assert sal.shape == (107, 107) and np.isfinite(sal).all() and sal.max() > 0
+
+
+def test_patch_mode_runs():
+    frames, boxes = synthetic(3)
+    t = RMANTracker(small_cfg(feature_mode="patch", n_candidates=16, n_init_samples=200, n_pos_init=50,
+                              n_bbreg=20, n_pos_update=8, n_neg_update=8))
+    t.initialize(frames[0], boxes[0])
+    r = t.track(frames[1])
+    assert iou(r["box"], boxes[1]) > 0.3
+
+
+def test_real_sequence_default_config():
+    frames, gt = load_seq("Crossing", 40)
+    t = RMANTracker(RMANConfig(device="cpu"))
+    t.initialize(frames[0], gt[0])
+    ious = [iou(t.track(f)["box"], g) for f, g in zip(frames[1:], gt[1:])]
+    assert np.mean(ious) > 0.5, np.mean(ious)
+
+
+def test_real_grayscale_sequence():
+    frames, gt = load_seq("Freeman1", 15)
+    assert frames[0].ndim == 2
+    t = RMANTracker(small_cfg())
+    t.initialize(frames[0], gt[0])
+    for f in frames[1:]:
+        r = t.track(f)
+    assert np.isfinite(r["box"]).all()

@@ -1,0 +1,162 @@
+"""Config YAML contract, RoIAlign, sampling, backbones and the VGG-M weight loaders."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from rman_ros.core.config import RMANConfig
+from rman_ros.core.roi_align import roi_align, roi_align_naive, roi_align_same_box
+from rman_ros.core.sampling import draw, draw_labelled, iou
+from rman_ros.core.variants import ABLATIONS
+
+
+# ----------------------------------------------------------------------------- config
+def test_config_defaults_are_the_papers():
+    c = RMANConfig()
+    assert (c.K, c.lstm_hidden, c.fc_hidden, c.tau, c.lambda1, c.lambda2) == (5, 512, 512, 1.0, 2.0, 5e-4)
+    assert (c.tau1, c.tau2, c.n_init_samples, c.init_iters, c.lr_init) == (0.7, 0.3, 5500, 50, 2e-4)
+    assert (c.n_candidates, c.update_interval, c.update_iters, c.lr_update) == (256, 10, 15, 3e-4)
+    assert (c.batch_pairs, c.optimizer) == (32, "sgd")
+
+
+def test_config_metadata_contract():
+    for f in dataclasses.fields(RMANConfig):
+        md = f.metadata
+        assert set(md) >= {"help", "range", "choices", "source", "runtime"}, f.name
+        assert md["source"] in ("paper", "py-mdnet", "ours"), f.name
+        assert isinstance(f.default, (bool, int, float, str)), f.name
+        assert md["help"], f.name
+
+
+def test_config_yaml_round_trip(tmp_path):
+    c = RMANConfig().replace(K=3, lr_update=1e-3, device="cpu", use_lb=False, aggregation="apl")
+    p = tmp_path / "c.yaml"
+    c.to_yaml(p)
+    d = RMANConfig.from_yaml(p)
+    assert d == c
+    assert RMANConfig.from_dict(c.to_dict()) == c
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="bogus"):
+        RMANConfig.from_dict({"bogus": 1, "K": 3})
+    with pytest.raises(ValueError, match="K"):
+        RMANConfig(K=0)
+    with pytest.raises(ValueError, match="aggregation"):
+        RMANConfig(aggregation="max")
+    with pytest.raises(ValueError, match="use_la"):
+        RMANConfig.from_dict({"use_la": "yes"})
+
+
+def test_ablations_are_valid_overrides():
+    assert {"baseline", "rman", "baseline_lstm", "baseline_lstm_mal", "baseline_lstm_mal_la",
+            "baseline_lstm_apl_la_lb", "baseline_mal_la_lb"} <= set(ABLATIONS)
+    for name, over in ABLATIONS.items():
+        RMANConfig().replace(**over)
+    assert RMANConfig().replace(**ABLATIONS["rman"]) == RMANConfig()
+
+
+# ----------------------------------------------------------------------------- RoIAlign / sampling
+def test_roi_align_matches_naive_loops():
+    torch.manual_seed(0)
+    feat = torch.randn(1, 3, 9, 11)
+    boxes = torch.tensor([[3.0, 5.0, 40.0, 30.0], [0.0, 0.0, 88.0, 72.0], [-10.0, 50.0, 20.0, 80.0]])
+    for size, samples, offset in ((3, 2, 0.0), (2, 1, 4.0)):
+        a = roi_align(feat, boxes, 8.0, size, samples, offset)
+        b = roi_align_naive(feat, boxes, 8.0, size, samples, offset)
+        assert torch.allclose(a, b, atol=1e-5)
+    same = roi_align_same_box(feat.repeat(2, 1, 1, 1), boxes[:1], 8.0, 3, 2)
+    assert torch.allclose(same[1], roi_align(feat, boxes[:1], 8.0, 3, 2)[0], atol=1e-6)
+
+
+def test_roi_align_constant_map_and_cell_alignment():
+    feat = torch.arange(8.0).reshape(1, 1, 1, 8).repeat(1, 1, 4, 1)  # value = column index
+    out = roi_align(feat, torch.tensor([[16.0, 8.0, 24.0, 16.0]]), 8.0, 1, 4)
+    assert out.item() == pytest.approx(2.0, abs=1e-5)  # box exactly covers feature column 2
+
+
+def test_sampling_and_iou():
+    rng = np.random.default_rng(0)
+    box = np.array([50.0, 60.0, 40.0, 20.0])
+    assert iou(box[None], box)[0] == pytest.approx(1.0)
+    assert iou(np.array([[90.0, 60.0, 40.0, 20.0]]), box)[0] == 0.0
+    pos = draw_labelled("gaussian", box, 100, 0.1, 1.3, rng, (0.7, 1.0))
+    assert len(pos) == 100 and (iou(pos, box) >= 0.7).all()
+    neg = draw_labelled("uniform", box, 100, 2.0, 1.3, rng, (0.0, 0.3), bounds=(0, 0, 200, 200))
+    assert len(neg) == 100 and (iou(neg, box) <= 0.3).all()
+    c = neg[:, :2] + neg[:, 2:] / 2
+    assert (c >= 0).all() and (c <= 200).all()
+    g = draw("gaussian", box, 1000, 0.6, 1.05, rng)
+    d = np.abs(g[:, :2] + g[:, 2:] / 2 - (box[:2] + box[2:] / 2))
+    assert d.max() <= 0.6 * 30 + 1e-9 and (g[:, 2] / g[:, 3]).std() < 1e-9
+
+
+# ----------------------------------------------------------------------------- backbones
+def test_efficientnet_loads_strictly_and_cuts():
+    from rman_ros.core.backbone import EfficientNetFeatures, load_efficientnet_lite0
+    net = load_efficientnet_lite0()
+    x = torch.rand(1, 3, 96, 128)
+    for stride, ch in ((8, 40), (16, 112)):
+        f = EfficientNetFeatures(net, stride)(x)
+        assert f.shape == (1, ch, 96 // stride, 128 // stride)
+    with torch.no_grad():
+        p = net(torch.full((1, 3, 224, 224), 0.5)).softmax(1)
+    assert torch.isfinite(p).all() and p.sum().item() == pytest.approx(1.0, abs=1e-4)
+
+
+def _tiny_vggm_weights(rng):
+    return {"conv1": (rng.standard_normal((4, 3, 7, 7)).astype(np.float32), rng.standard_normal(4).astype(np.float32)),
+            "conv2": (rng.standard_normal((5, 4, 5, 5)).astype(np.float32), rng.standard_normal(5).astype(np.float32)),
+            "conv3": (rng.standard_normal((6, 5, 3, 3)).astype(np.float32), rng.standard_normal(6).astype(np.float32))}
+
+
+def test_vggm_mat_loader(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io", reason="scipy is needed for MatConvNet .mat files")
+    from rman_ros.core.backbone import build_backbone, read_vggm_mat
+    rng = np.random.default_rng(0)
+    w = _tiny_vggm_weights(rng)
+    # MatConvNet simplenn layout: layers = 1xN cell of structs {name, type, weights={filters HWIO, biases}}
+    names = ["conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3"]
+    layers = np.empty((1, len(names)), dtype=object)
+    for i, n in enumerate(names):
+        s = {"name": n, "type": "conv" if n.startswith("conv") else n[:-1]}
+        if n in w:
+            cell = np.empty((1, 2), dtype=object)
+            cell[0, 0] = np.transpose(w[n][0], (2, 3, 1, 0))  # OIHW -> HWIO
+            cell[0, 1] = w[n][1][:, None]
+            s["weights"] = cell
+        else:
+            s["weights"] = np.empty((0, 0), dtype=object)
+        layers[0, i] = s
+    p = tmp_path / "imagenet-vgg-m-conv1-3.mat"
+    scipy_io.savemat(str(p), {"layers": layers})
+    got = read_vggm_mat(p)
+    for n in w:
+        assert np.array_equal(got[n][0], w[n][0]) and np.array_equal(got[n][1], w[n][1])
+    net = build_backbone("vggm", 16, str(p))
+    out = net(torch.rand(1, 3, 107, 107))
+    assert out.shape == (1, 6, 3, 3)  # MDNet geometry: 107x107 -> 3x3
+
+
+def test_vggm_pth_loader(tmp_path):
+    from rman_ros.core.backbone import build_backbone
+    rng = np.random.default_rng(1)
+    w = _tiny_vggm_weights(rng)
+    sd = {}
+    for n, (wt, b) in w.items():
+        sd[f"layers.{n}.0.weight"] = torch.from_numpy(wt)
+        sd[f"layers.{n}.0.bias"] = torch.from_numpy(b)
+    sd["layers.fc4.0.weight"] = torch.zeros(2, 2)
+    p = tmp_path / "mdnet.pth"
+    torch.save({"shared_layers": sd}, p)
+    net = build_backbone("vggm", 16, str(p))
+    assert torch.equal(net.conv2.weight, torch.from_numpy(w["conv2"][0]))
+    assert net(torch.rand(1, 3, 107, 107)).shape == (1, 6, 3, 3)
+    bad = tmp_path / "bad.pth"
+    torch.save({"x": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="conv1"):
+        build_backbone("vggm", 16, str(bad))
+    with pytest.raises(ValueError, match="backbone_weights"):
+        build_backbone("vggm", 16, "")
