@@ -118,7 +118,7 @@ def test_sync_mode_is_deterministic():
     for _ in range(2):
         t = RMANTracker(small_cfg(seed=3))
         t.initialize(frames[0], boxes[0])
-        runs.append([(t.track(f)["box"], t.track.__self__.updater.last_loss) for f in frames[1:]])
+        runs.append([(t.track(f)["box"], t.updater.last_loss) for f in frames[1:]])
     assert runs[0] == runs[1]
 
 

@@ -35,19 +35,20 @@ def _overrides(extra=None):
 
 
 class Harness:
-    def __init__(self, extra=None, factory=None):
+    def __init__(self, extra=None, factory=None, namespace="", image_topic="image"):
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx)
         self.node = TrackerNode(context=self.ctx, parameter_overrides=_overrides(extra),
-                                tracker_factory=factory)
-        self.client = Client(self.ctx)
+                                tracker_factory=factory, namespace=namespace)
+        self.client = Client(self.ctx, namespace=namespace, image_topic=image_topic)
         self.executor = MultiThreadedExecutor(num_threads=3, context=self.ctx)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
         assert autostart(self.node)
-        self.client.wait_connected()
+        if image_topic == "image":
+            self.client.wait_connected()
         self.t = T0
 
     def next_stamp(self):
@@ -283,6 +284,18 @@ def test_init_stamp_not_in_buffer(h):
     _wait_problem(h, "init_stamp_not_buffered", before=before)
 
 
+def test_init_arriving_before_its_image_waits_for_it(h):
+    rgb, box = synthetic_frame(2)
+    h.client.send_frame(rgb, h.next_stamp())
+    t = h.next_stamp()
+    n_before = len(h.client.det_for(t))
+    h.client.init_pub.publish(init_msg(box, t))  # its image is published afterwards
+    time.sleep(0.1)
+    h.client.image_pub.publish(image_msg(rgb, t))
+    wait_for(lambda: [a for a in h.client.det_for(t)[n_before:] if a.detections], 30.0,
+             what="init result for an init that came before its image")
+
+
 def test_stamps_going_backwards(h):
     rgb, box = synthetic_frame(0)
     t = h.next_stamp()
@@ -380,3 +393,30 @@ def test_lifecycle_deactivate_and_reactivate(h):
     assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     h.client.wait_connected()
     h.client.send_frame(synthetic_frame(0)[0], h.next_stamp())
+
+
+def test_compressed_image_input():
+    """use_compressed=true: the `image` topic carries sensor_msgs/CompressedImage."""
+    import cv2
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import CompressedImage
+    from std_msgs.msg import Header
+
+    from test_node_support import stamp
+
+    # one DDS participant cannot hold one topic with two types: the client's raw Image publisher
+    # goes elsewhere
+    hc = Harness(extra={"use_compressed": True}, namespace="compressed_test", image_topic="unused")
+    try:
+        pub = hc.client.node.create_publisher(CompressedImage, "image", QoSProfile(depth=5))
+        wait_for(lambda: pub.get_subscription_count() > 0, 10.0, what="compressed subscription")
+        rgb, box = synthetic_frame(0)
+        ok, png = cv2.imencode(".png", rgb[:, :, ::-1])
+        t = hc.next_stamp()
+        pub.publish(CompressedImage(header=Header(stamp=stamp(t), frame_id="cz"), format="png",
+                                    data=png.tobytes()))
+        arr = wait_for(lambda: hc.client.det_for(t), 10.0, what="detections for a compressed image")[-1]
+        assert arr.header.frame_id == "cz"
+        assert hc.client.send_init(box, t).detections[0].bbox.size_x == box[2]
+    finally:
+        hc.close()

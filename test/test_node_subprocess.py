@@ -34,10 +34,13 @@ def running(tmp_path_factory):
     th = threading.Thread(target=ex.spin, daemon=True)
     th.start()
     try:
-        client.wait_connected(timeout=120)
-    except AssertionError:
+        wait_for(lambda: proc.poll() is not None or client.image_pub.get_subscription_count() > 0, 120,
+                 what="node subprocess")
+        assert proc.poll() is None, "node exited"
+        client.wait_connected(timeout=30)
+    except AssertionError as exc:
         launcher.stop_node(proc)
-        raise AssertionError("node did not come up:\n" + log.read_text())
+        raise AssertionError(f"node did not come up ({exc}):\n" + log.read_text())
     yield proc, client, ctx, log
     ex.shutdown(timeout_sec=5)
     client.node.destroy_node()

@@ -186,3 +186,28 @@ def test_stats_and_status():
     st = build_status("n", "cpu", {"a": 1.0}, "idle", log.active())
     assert st.level == b"\x01" and st.message.startswith("image_encoding")
     assert log.snapshot() == {"image_encoding": 1}
+
+
+def test_params_file_in_sync_with_declarations():
+    """config/tracker.yaml holds exactly the declared parameters, with valid values."""
+    from pathlib import Path
+
+    from rman_ros.core.config import RMANConfig
+    from rman_ros.ros.params import config_from_params, params_from_file
+
+    path = Path(__file__).resolve().parents[1] / "config" / "tracker.yaml"
+    flat = params_from_file(path)
+    specs = {s.name: s for s in all_param_specs(RMANConfig)}
+    assert set(flat) == set(specs), (f"{set(flat) ^ set(specs)}: regenerate with "
+                                     "`python -m rman_ros.ros.params config/tracker.yaml`")
+    for name, value in flat.items():
+        assert check_value(specs[name], value) is None, name
+    cfg = config_from_params(flat, RMANConfig)
+    assert cfg.update_mode == "async" and cfg.device == "auto"
+
+
+def test_frame_order_pingpong():
+    from rman_ros.bag.play import frame_order
+
+    assert [frame_order(i, 4, False) for i in range(6)] == [0, 1, 2, 3, 0, 1]
+    assert [frame_order(i, 4, True) for i in range(9)] == [0, 1, 2, 3, 2, 1, 0, 1, 2]

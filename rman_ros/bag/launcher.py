@@ -42,7 +42,7 @@ def node_command(params_file=DEFAULT_PARAMS, params: Optional[dict] = None,
     if node_name:
         cmd += ["-r", f"__node:={node_name}"]
     if namespace:
-        cmd += ["-r", f"__ns:={namespace}"]
+        cmd += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     return cmd
 
 

@@ -69,9 +69,32 @@ def _init_index(seq: BagSequence) -> Optional[int]:
     return 0
 
 
+def frame_order(i: int, n: int, pingpong: bool) -> int:
+    """Index of the i-th published frame when looping over n frames (0..n-1, then again from 0,
+    or with pingpong 0..n-1..1..n-1.., which keeps the motion continuous)."""
+    if not pingpong or n < 2:
+        return i % n
+    j = i % (2 * (n - 1))
+    return j if j < n else 2 * (n - 1) - j
+
+
+def _publish_until_result(client, msg, stamp: int, timeout: float, resend: bool) -> None:
+    """Publish `msg` and wait for its detections; with `resend`, publish again every 0.5 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client.image_pub.publish(msg)
+        try:
+            client.wait_results(stamp, 1, min(0.5, max(0.01, deadline - time.monotonic())) if resend
+                                else timeout)
+            return
+        except TimeoutError:
+            if not resend or time.monotonic() > deadline:
+                raise
+
+
 def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps: Optional[float] = None,
          restamp: bool = True, n_frames: Optional[int] = None, reinit_each_loop: bool = True,
-         timeout: float = 120.0, progress=None) -> PlayResult:
+         pingpong: bool = False, timeout: float = 120.0, progress=None) -> PlayResult:
     """Publish frames (looping when n_frames > len(seq)) and the init into the node.
 
     lockstep: publish a frame, wait for its detections (and for the init result on the init frame),
@@ -80,6 +103,8 @@ def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps
     cannot keep up with are dropped by the node (counted in its diagnostics).
     restamp: stamp each frame with the wall clock at publish time (so latency = now - stamp is
     meaningful and stamps stay monotonic over loops); otherwise the recorded stamps are kept.
+    n_frames > len(seq) loops; reinit_each_loop re-sends the init whenever the init frame comes
+    round again; pingpong plays forwards then backwards (no jump; the init is sent once).
     """
     n = len(seq) if n_frames is None else int(n_frames)
     if fps is None:
@@ -90,7 +115,7 @@ def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps
     start = time.monotonic()
     next_t = start
     for i in range(n):
-        k = i % len(seq)
+        k = frame_order(i, len(seq), pingpong)
         frame = seq.frames[k]
         stamp = time.time_ns() if restamp else frame.stamp_ns
         if res.stamps and stamp <= res.stamps[-1] and restamp:
@@ -103,14 +128,18 @@ def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps
             next_t += period
         res.sent_ns.append(time.time_ns())
         res.stamps.append(stamp)
-        client.image_pub.publish(msg)
-        send_init = init_idx is not None and k == init_idx and (i == k or reinit_each_loop)
-        if lockstep:
-            client.wait_results(stamp, 1, timeout)
+        send_init = init_idx is not None and k == init_idx and (i == k or (reinit_each_loop and not pingpong))
+        if lockstep or (send_init and i == k):
+            # lockstep, and the first init in timed mode: make sure the frame arrived (a best-effort
+            # subscriber may miss the first messages after discovery), then wait for the init result
+            _publish_until_result(client, msg, stamp, timeout, resend=not lockstep)
+        else:
+            client.image_pub.publish(msg)
         if send_init:
             client.init_pub.publish(_init_msg(seq.init_box, stamp, frame.frame_id))
-            if lockstep:
+            if lockstep or i == k:
                 client.wait_results(stamp, 2, timeout, need_box=True)
+                next_t = time.monotonic()
         if progress is not None:
             progress(i, n)
     if not lockstep:  # let the last results arrive

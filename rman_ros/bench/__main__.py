@@ -138,9 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("visualize", help="Sec. III-C figures (activation weights, attention maps, PCC)")
     p.add_argument("--sequence", required=True, type=Path, help="sequence folder")
-    p.add_argument("--frame", type=int, default=50, help="frame index (0-based) to analyse")
+    p.add_argument("--frame", type=int, default=50, help="frame index (0-based, >= 1) to analyse")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--config", help="YAML file of RMANConfig overrides")
+    p.add_argument("--attention-variants", help="variants for Fig. 4 (default baseline,baseline_lstm_mal,rman)")
+    p.add_argument("--distractor", help="x,y,w,h of the distractor for Fig. 5 negatives (default: a background box)")
     p.set_defaults(func=cmd_visualize)
 
     p = sub.add_parser("vot", help="VOT-2016-style supervised experiment (accuracy, robustness, EAO)")

@@ -71,7 +71,8 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
             merged = dict(variants[variant])
             merged.update(ov)
             ov = merged
-        label = "rman" + (f"-{_safe_label(variant)}" if variant else "") + label_suffix
+        suffix = ("-full" if variant == "rman" else f"-{_safe_label(variant)}") if variant else ""
+        label = "rman" + suffix + label_suffix
         return TrackerSpec("rman", variant, label, tuple(sorted(ov.items())))
     if low in OPENCV_TRACKERS:
         return TrackerSpec("opencv", low, low)

@@ -88,6 +88,8 @@ class RMANConfig:
                                   runtime=True)
     trans_expand: float = _f(1.1, "translation spread multiplier per failed frame", "py-mdnet", (1.0, 3.0),
                              runtime=True)
+    failure_update_gap: int = _f(5, "minimum frames between failure-triggered (early) updates; py-MDNet "
+                                 "updates on every failed frame (gap 1)", "ours", (1, 10000), runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------

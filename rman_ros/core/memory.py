@@ -7,7 +7,7 @@ so `history()` runs the K steps once per distinct history and `last_step()` runs
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -42,16 +42,36 @@ class MemoryGenerator(nn.Module):
             states.append(h)
         return torch.stack(states, 1), (h, c)
 
-    def last_step(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """x (B, D), state ((B, H), (B, H)) -> h_T (B, H)."""
+    def last_step(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor],
+                  idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One LSTM step for x (B, D) from state ((U, H), (U, H)); sample b uses state row idx[b].
+
+        The recurrent term W_hh h + b is computed once per distinct history (U rows) and gathered,
+        so each candidate only costs its input projection (same maths as nn.LSTMCell)."""
         if not self.use_lstm:
             return F.relu(self.fc(x))
-        return self.cell(x, state)[0]
+        h, c = state
+        if idx is None:
+            idx = torch.arange(x.shape[0], device=x.device)
+        cell = self.cell
+        rec = F.linear(h, cell.weight_hh, cell.bias_hh + cell.bias_ih)  # (U, 4H)
+        gates = F.linear(x, cell.weight_ih) + rec[idx]
+        i, f, g, o = gates.chunk(4, 1)  # PyTorch LSTM gate order
+        c_new = torch.sigmoid(f) * c[idx] + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c_new)
 
     def naive(self, seq: torch.Tensor):
-        """Unrolled reference: seq (B, K+1, D) -> (memory states (B, K, H), h_T (B, H))."""
-        states, (h, c) = self.history(seq[:, :-1])
-        return states, self.last_step(seq[:, -1], (h, c))
+        """Unrolled reference with nn.LSTMCell over all K+1 steps of every sequence (B, K+1, D)
+        -> (memory states (B, K, H), h_T (B, H))."""
+        if not self.use_lstm:
+            h = F.relu(self.fc(seq))
+            return h[:, :-1], h[:, -1]
+        hx, cx = self._zeros(seq.shape[0], seq)
+        states = []
+        for t in range(seq.shape[1]):
+            hx, cx = self.cell(seq[:, t], (hx, cx))
+            states.append(hx)
+        return torch.stack(states[:-1], 1), states[-1]
 
 
 def activation_weights(h_t: torch.Tensor, h_hist: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,36 @@ class RMANHead(nn.Module):
         return {"logits": self.classify(h_star), "h_t": h_t, "h_hist": h_hist, "h_star": h_star,
                 "theta": theta, "a_t": a_t}
 
+    def _finish_shared(self, states: torch.Tensor, idx: torch.Tensor, h_t: torch.Tensor):
+        """Same maths as _finish, without materialising per-sample copies of the history states.
+
+        The B x K weights (theta for Eq. 1-2, softmax(theta) for Eq. 4) are scattered into a B x (U*K)
+        matrix over the U*K distinct memory states, and fc1's h~ half is applied to the U*K states once
+        (fc1([h~; h_T]) = W_a (sum_i theta_i h_i) + W_b h_T + b = sum_i theta_i (W_a h_i) + W_b h_T + b)."""
+        if self.aggregation == "none":
+            return {"logits": self.classify(h_t), "h_t": h_t, "h_hist": None, "h_star": h_t,
+                    "theta": None, "a_t": None}
+        u, k, hd = states.shape
+        flat = states.reshape(u * k, hd)
+        cols = idx[:, None] * k + torch.arange(k, device=idx.device)[None]  # (B, K)
+        if self.aggregation == "mal":
+            dots = (h_t @ flat.T).gather(1, cols)
+            norms = h_t.norm(dim=1, keepdim=True).clamp_min(1e-8) * flat.norm(dim=1).clamp_min(1e-8)[cols]
+            theta = dots / norms                                               # Eq. 1
+            soft = torch.softmax(theta, 1)                                     # Eq. 4
+        else:  # apl
+            theta = None
+            soft = h_t.new_full((h_t.shape[0], k), 1.0 / k)
+        w = h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, theta if theta is not None else soft)
+        ws = w if theta is None else h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, soft)
+        h_tilde = w @ flat                                                     # Eq. 2 (or APL mean)
+        a_t = ws @ flat
+        w1a, w1b = self.fc1.weight[:, :hd], self.fc1.weight[:, hd:]
+        z = w @ (flat @ w1a.T) + F.linear(h_t, w1b, self.fc1.bias)
+        logits = self.fc2(F.relu(z))
+        return {"logits": logits, "h_t": h_t, "h_hist": None, "h_star": torch.cat([h_tilde, h_t], 1),
+                "theta": theta, "a_t": a_t}
+
     def forward(self, hist: torch.Tensor, hist_idx: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Prefix-shared forward.
 
@@ -36,8 +66,8 @@ class RMANHead(nn.Module):
         B candidates x (B, D) belongs to. The K history steps run once per distinct history.
         """
         states, (h, c) = self.generator.history(hist)
-        h_t = self.generator.last_step(x, (h[hist_idx], c[hist_idx]))
-        return self._finish(states[hist_idx], h_t)
+        h_t = self.generator.last_step(x, (h, c), hist_idx)
+        return self._finish_shared(states, hist_idx, h_t)
 
     def forward_naive(self, seq: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Reference forward over full sequences seq (B, K+1, D) (every sample unrolled on its own)."""

@@ -106,6 +106,7 @@ class RMANTracker:
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
         self.box = box
         self.frame_idx = 0
+        self.last_update_frame = 0
         self.trans = c.trans
         self.lost = False
         self.initialized = True
@@ -170,12 +171,15 @@ class RMANTracker:
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
         asyn = c.update_mode == "async"
-        if not success:  # failure: short-term update right away (update early)
+        since = self.frame_idx - self.last_update_frame
+        if not success and since >= c.failure_update_gap:  # failure: short-term update early
             pos, neg = self.pools.snapshot(c.short_term_frames)
-            self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn)
-        elif self.frame_idx % c.update_interval == 0:  # regular long-term update every N3 frames
+        elif success and since >= c.update_interval:  # regular long-term update every N3 frames
             pos, neg = self.pools.snapshot()
-            self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn)
+        else:
+            return
+        if self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn):
+            self.last_update_frame = self.frame_idx
 
     def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:
         """Keep the box size sane and its centre inside the image (handles frame-size changes)."""

@@ -33,6 +33,7 @@ from rman_ros.ros.params import (all_param_specs, check_device, check_value, des
                                  resolve_device)
 
 NODE_NAME = "rman_tracker"
+INIT_WAIT_S = 1.0  # how long an init stamped after the newest image (or before any) waits for it
 
 
 class TrackerNode(LifecycleNode):
@@ -49,6 +50,7 @@ class TrackerNode(LifecycleNode):
         self._cond = threading.Condition()
         self._pending_frame: Optional[Frame] = None
         self._pending_init = None
+        self._deferred_init = None  # (Detection2D, deadline): init newer than every buffered image
         self._pending_params: dict = {}
         self._stop = False
         self._worker: Optional[threading.Thread] = None
@@ -106,6 +108,14 @@ class TrackerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
+        try:
+            return self._activate(state)
+        except Exception:  # rclpy turns an exception into ERROR without a trace: log it first
+            self.get_logger().error(f"activate failed:\n{traceback.format_exc()}")
+            self._release_runtime()
+            return TransitionCallbackReturn.ERROR
+
+    def _activate(self, state) -> TransitionCallbackReturn:
         try:
             self._load_tracker()
         except (ValueError, RuntimeError, OSError, ImportError) as exc:
@@ -287,10 +297,26 @@ class TrackerNode(LifecycleNode):
                 self._n_dropped += 1
             self._pending_frame = frame
             self._cond.notify_all()
+        self._check_deferred_init(frame.stamp_ns)
 
     def _on_init(self, msg: Detection2D) -> None:
-        if self._buffer is None or len(self._buffer) == 0:
-            self._problem(diag.WARN, "init_before_image", "init received before any image; ignored")
+        if self._buffer is None:
+            return
+        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
+        _, newest = self._buffer.span_ns()
+        tol_ns = int(self._opts["init_stamp_tolerance"] * 1e9)
+        if newest is None or (stamp_ns != 0 and stamp_ns > newest + tol_ns):
+            # its image may still be on the way (topics are not ordered against each other): wait
+            self._deferred_init = (msg, time.monotonic() + INIT_WAIT_S)
+            return
+        self._match_init(msg)
+
+    def _match_init(self, msg: Detection2D) -> None:
+        """Find the init's frame in the buffer, validate the box, queue it for the worker."""
+        self._deferred_init = None
+        if len(self._buffer) == 0:
+            self._problem(diag.WARN, "init_before_image",
+                          f"init received but no image within {INIT_WAIT_S} s; ignored")
             return
         stamp_ns = conv.stamp_to_ns(msg.header.stamp)
         if stamp_ns == 0:
@@ -300,10 +326,10 @@ class TrackerNode(LifecycleNode):
             frame = self._buffer.find(stamp_ns, tol_ns)
             if frame is None:
                 lo, hi = self._buffer.span_ns()
+                span = f"{lo * 1e-9:.3f}..{hi * 1e-9:.3f} s" if lo is not None else "empty"
                 self._problem(diag.WARN, "init_stamp_not_buffered",
                               f"init stamp {stamp_ns * 1e-9:.3f} s matches no buffered frame within "
-                              f"{self._opts['init_stamp_tolerance']} s (buffer spans {lo * 1e-9:.3f}.."
-                              f"{hi * 1e-9:.3f} s); ignored")
+                              f"{self._opts['init_stamp_tolerance']} s (buffer: {span}); ignored")
                 return
         try:
             box = conv.detection_to_box(msg, (frame.msg.height, frame.msg.width)
@@ -315,10 +341,22 @@ class TrackerNode(LifecycleNode):
             self._pending_init = (frame, box)
             self._cond.notify_all()
 
+    def _check_deferred_init(self, newest_ns: Optional[int]) -> None:
+        deferred = self._deferred_init
+        if deferred is None:
+            return
+        msg, deadline = deferred
+        tol_ns = int(self._opts["init_stamp_tolerance"] * 1e9)
+        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
+        if (newest_ns is not None and (stamp_ns == 0 or newest_ns + tol_ns >= stamp_ns)) \
+                or time.monotonic() > deadline:
+            self._match_init(msg)
+
     def _on_reset(self, request, response):
         with self._cond:
             was = self._tracking or self._pending_init is not None
             self._pending_init = None
+            self._deferred_init = None
             self._tracking = False
             self._generation += 1
             self._last_state = "idle"
@@ -495,6 +533,7 @@ class TrackerNode(LifecycleNode):
         return values
 
     def _publish_diagnostics(self) -> None:
+        self._check_deferred_init(None)  # expire an init whose image never came
         values = self.stats()
         status = diag.build_status(f"{self.get_name()}: tracker", values["device"], values,
                                    values["state"], self._problems.active())
