@@ -92,6 +92,10 @@ def test_two_target_sequences(tmp_path):
     assert "OCC" in s2.attributes  # Jogging-2 labels from the attribute data file
     with pytest.raises(D.SequenceError, match="targets"):
         D.load_sequence(folder)
+    # a single numbered annotation (OTB-100 Human4 has only groundtruth_rect.2.txt) keeps the folder name
+    h4 = write_otb_sequence(tmp_path / "h", "Human4", n=3, gt_name="groundtruth_rect.2.txt")
+    assert [(s.name, s.target) for s in D.discover(tmp_path / "h")] == [("Human4", 2)]
+    assert len(D.load_sequence(h4).frames) == 3
 
 
 def test_vot_polygon_becomes_axis_aligned_box(tmp_path):

@@ -149,3 +149,24 @@ def test_published_mdnet_scores_on_shared_otb(tmp_path):
     assert scores["MDNet"]["auc"] == pytest.approx(0.665, abs=0.001)
     assert scores["MDNet"]["per_sequence"]["David"]["auc"] == pytest.approx(0.75, abs=0.01)
     assert (out / "report" / "attr_OCC.png").is_file()
+
+
+def test_ablation_subset_with_cheap_config(tmp_path):
+    try:
+        from rman_ros.core import RMANTracker  # noqa: F401
+        from rman_ros.core.variants import ABLATIONS
+    except ImportError as exc:
+        pytest.skip(f"rman_ros.core (RMANTracker, variants) not available yet: {exc}")
+    assert {"baseline", "rman"} <= set(ABLATIONS)
+    root = tmp_path / "ds"
+    write_otb_sequence(root, "Tiny", n=3)
+    cfg = tmp_path / "fast.yaml"  # cheap configuration: checks the wiring, not accuracy
+    cfg.write_text("n_init_samples: 400\nn_pos_init: 100\ninit_iters: 3\nn_bbreg: 50\nupdate_iters: 2\n"
+                   "n_candidates: 32\n")
+    out = tmp_path / "abl"
+    rc = bench_main(["ablation", "--dataset-root", str(root), "--out", str(out), "--variants", "baseline,rman",
+                     "--config", str(cfg)])
+    assert rc == 0
+    scores = json.loads((out / "report" / "scores.json").read_text())
+    assert set(scores) == {"rman-baseline-fast", "rman-full-fast"}
+    assert read_boxes(out / "rman-full-fast" / "Tiny.txt").shape == (3, 4)

@@ -73,9 +73,15 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
     after_warm = rss_arr[rss_arr[:, 0] >= warmup_frames] if rss_arr.size else rss_arr
     result = {
         "bag": str(bag), "frames_sent": frames, "fps_in": fps, "wall_s": res.wall_s,
+        "fps_in_achieved": frames / res.wall_s if res.wall_s > 0 else float("nan"),
+        "node_input_rate_hz": _diag_value(diag, "input_rate_hz") if diag else None,
+        "node_processed_rate_hz": _diag_value(diag, "processed_rate_hz") if diag else None,
+        "node_latency_ms_p50": _diag_value(diag, "latency_ms_p50") if diag else None,
+        "node_latency_ms_p95": _diag_value(diag, "latency_ms_p95") if diag else None,
+        "node_frames_received": _diag_value(diag, "frames_received") if diag else None,
         "frames_with_output": received,
         "processed_fps": received / res.wall_s if res.wall_s > 0 else float("nan"),
-        "dropped_frames": frames - received,
+        "dropped_frames": frames - received,  # node-side drops + frames lost in (best-effort) transport
         "node_frames_dropped": _diag_value(diag, "frames_dropped") if diag else None,
         "node_updates_done": _diag_value(diag, "updates_done") if diag else None,
         "latency_ms_p50": float(np.percentile(lat, 50) * 1e3) if lat.size else None,

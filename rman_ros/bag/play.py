@@ -15,6 +15,7 @@ class PlayResult:
     stamps: List[int] = field(default_factory=list)  # published stamp of each frame (index = frame)
     sent_ns: List[int] = field(default_factory=list)  # wall clock at publish
     init_frame: Optional[int] = None
+    init_indices: List[int] = field(default_factory=list)  # published frames that carried an init
     wall_s: float = 0.0
 
     def boxes(self, client) -> np.ndarray:
@@ -34,12 +35,15 @@ class PlayResult:
                 out[i] = got[-1].score if got[-1].box is not None else 0.0
         return out
 
-    def latencies_s(self, client) -> np.ndarray:
-        """Receive time - stamp for each frame's first result (meaningful with restamping)."""
+    def latencies_s(self, client, include_init: bool = False) -> np.ndarray:
+        """Receive time - stamp for each frame's first result (meaningful with restamping).
+        Init frames are left out unless include_init (their result waits for the first-frame
+        training, and the first one also for the transport to warm up)."""
+        skip = set() if include_init else set(self.init_indices)
         lat = []
-        for t in self.stamps:
+        for i, t in enumerate(self.stamps):
             got = client.by_stamp.get(t)
-            if got:
+            if got and i not in skip:
                 lat.append((got[0].recv_ns - t) * 1e-9)
         return np.asarray(lat)
 
@@ -136,6 +140,7 @@ def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps
         else:
             client.image_pub.publish(msg)
         if send_init:
+            res.init_indices.append(i)
             client.init_pub.publish(_init_msg(seq.init_box, stamp, frame.frame_id))
             if lockstep or i == k:
                 client.wait_results(stamp, 2, timeout, need_box=True)

@@ -35,8 +35,11 @@ def _add_run_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="results folder")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--repeat", type=int, default=1, help="runs per tracker and sequence")
+    p.add_argument("--threads", type=int, default=1, help="torch/OpenCV threads per worker (default 1; "
+                   "forced to 1 when workers > 1; an RMAN config's num_threads wins)")
     p.add_argument("--seed", type=int, default=0, help="seed of run 1 (run k uses seed + k - 1)")
-    p.add_argument("--config", help="YAML file of RMANConfig overrides (rman trackers only)")
+    p.add_argument("--config", help="YAML file of RMANConfig overrides (rman trackers only; their result "
+                   "folder gets the file's stem as suffix, e.g. rman-fast)")
     p.add_argument("--published-root", type=Path, help="folder with published_results/<Name>/ "
                    "(default: looked up next to the dataset root)")
 
@@ -46,15 +49,19 @@ def _run_trackers(args, tracker_names: List[str], label_suffix: str = "") -> int
     from rman_ros.bench import runner
     from rman_ros.bench.trackers import parse_tracker
 
-    overrides = _load_overrides(getattr(args, "config", None))
-    specs = [parse_tracker(t, overrides if t.lower().startswith("rman") else None, label_suffix)
+    cfg = getattr(args, "config", None)
+    overrides = _load_overrides(cfg)
+    if cfg and not label_suffix:
+        label_suffix = f"-{Path(cfg).stem}"  # rman variants are named by their overrides file
+    specs = [parse_tracker(t, overrides if t.lower().startswith("rman") else None,
+                           label_suffix if t.lower().startswith("rman") else "")
              for t in tracker_names]
     seqs = D.select(D.discover(args.dataset_root), _csv(args.sequences))
     if not seqs:
         print(f"no sequences found under {args.dataset_root}", file=sys.stderr)
         return 2
     tasks = runner.build_tasks(specs, seqs, args.out, args.repeat, args.seed, args.published_root,
-                               args.dataset_root)
+                               args.dataset_root, threads=args.threads)
     print(f"{len(tasks)} runs: trackers {', '.join(s.label for s in specs)} on {len(seqs)} sequences "
           f"(workers={args.workers}, repeat={args.repeat}) -> {args.out}", file=sys.stderr)
     results = runner.run(tasks, workers=args.workers)

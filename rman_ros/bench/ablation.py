@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def variant_names(selected=None):
@@ -28,7 +29,8 @@ def run_ablation(args, run_trackers) -> int:
     rc = run_trackers(args, [f"rman:{n}" for n in names])
     from rman_ros.bench.trackers import parse_tracker
 
-    labels = [parse_tracker(f"rman:{n}").label for n in names]
+    suffix = f"-{Path(args.config).stem}" if getattr(args, "config", None) else ""
+    labels = [parse_tracker(f"rman:{n}", label_suffix=suffix).label for n in names]
     scores = build_report(args.out, args.dataset_root, labels, _csv(args.sequences),
                           title="RMAN ablation (paper Fig. 6 set)")
     for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["auc"]):

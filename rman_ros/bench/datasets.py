@@ -278,6 +278,9 @@ def _specs_in_folder(folder: Path) -> List[SequenceSpec]:
     if (folder / "img").is_dir():
         multi = sorted(folder.glob("groundtruth_rect.*.txt"))
         multi = [p for p in multi if re.fullmatch(r"groundtruth_rect\.\d+\.txt", p.name)]
+        if len(multi) == 1 and not (folder / "groundtruth_rect.txt").is_file():
+            # e.g. OTB-100 Human4: only groundtruth_rect.2.txt; the toolkit keeps the folder name
+            return [SequenceSpec(name, folder, "otb", int(multi[0].name.split(".")[1]))]
         if multi:
             return [SequenceSpec(f"{name}-{p.name.split('.')[1]}", folder, "otb",
                                  int(p.name.split(".")[1])) for p in multi]

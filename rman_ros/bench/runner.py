@@ -8,7 +8,7 @@ Results of run ``k`` of tracker ``T`` on sequence ``S``:
 
 Existing result files are skipped (resume); every file is written atomically.
 Sequences run in worker processes (``spawn``) when ``workers > 1``; each worker
-uses one torch / OpenCV thread then. Seeds are fixed per run (``seed + k - 1``).
+uses one torch / OpenCV thread then (``threads``, default 1, applies with one worker). Seeds are fixed per run (``seed + k - 1``).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class Task:
     published_root: Optional[Path] = None
     dataset_root: Optional[Path] = None
     frame_progress: bool = False
+    threads: int = 1
 
 
 def result_dir(out: Path, label: str, repeat: int = 1) -> Path:
@@ -78,11 +79,20 @@ def _worker_init(single_thread: bool) -> None:
             pass
 
 
-def _limit_torch_threads() -> None:
-    if os.environ.get("RMAN_BENCH_SINGLE_THREAD") == "1":
+def _set_threads(threads: int, torch_too: bool) -> None:
+    """Intra-op threads for OpenCV (and torch for rman). One thread per worker is the default:
+    on a shared 2-core machine, 2 torch threads per process ran RMAN about 6x slower than 1."""
+    n = 1 if os.environ.get("RMAN_BENCH_SINGLE_THREAD") == "1" else max(1, int(threads))
+    try:
+        import cv2
+
+        cv2.setNumThreads(n)
+    except ImportError:
+        pass
+    if torch_too:
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(n)
 
 
 def _run_published(task: Task, seq: D.Sequence) -> Dict[str, object]:
@@ -98,8 +108,7 @@ def _run_published(task: Task, seq: D.Sequence) -> Dict[str, object]:
 
 def _run_tracking(task: Task, seq: D.Sequence) -> Dict[str, object]:
     seed_everything(task.seed)
-    if task.tracker.kind == "rman":
-        _limit_torch_threads()
+    _set_threads(task.threads, torch_too=task.tracker.kind == "rman")
     tracker = make_tracker(task.tracker)
     n = len(seq.frames)
     boxes = np.zeros((n, 4))
@@ -154,13 +163,14 @@ def run_task(task: Task) -> Dict[str, object]:
 
 def build_tasks(trackers: List[TrackerSpec], seqs: List[D.SequenceSpec], out: Path, repeat: int = 1,
                 seed: int = 0, published_root: Optional[Path] = None,
-                dataset_root: Optional[Path] = None) -> List[Task]:
+                dataset_root: Optional[Path] = None, threads: int = 1) -> List[Task]:
     tasks = []
     for tr in trackers:
         reps = 1 if tr.kind == "published" else max(1, int(repeat))
         for k in range(1, reps + 1):
             for s in seqs:
-                tasks.append(Task(tr, s, Path(out), k, seed + k - 1, published_root, dataset_root))
+                tasks.append(Task(tr, s, Path(out), k, seed + k - 1, published_root, dataset_root,
+                                  threads=threads))
     return tasks
 
 

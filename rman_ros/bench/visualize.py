@@ -117,7 +117,9 @@ def draw_attention(patch_image: np.ndarray, maps: Dict[str, np.ndarray], path: P
 def draw_pcc(pcc: Dict[str, np.ndarray], path: Path, title: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=80)
-    bins = np.linspace(-1, 1, 41)
+    allv = np.concatenate([pcc["pos_pos"], pcc["pos_neg"]])
+    lo = float(max(-1.0, np.min(allv) - 0.01)) if allv.size else -1.0
+    bins = np.linspace(lo, 1.0, 41)
     ax.hist(pcc["pos_pos"], bins=bins, alpha=0.6, density=True, label=f"pos-pos (mean {np.mean(pcc['pos_pos']):.2f})")
     ax.hist(pcc["pos_neg"], bins=bins, alpha=0.6, density=True, label=f"pos-neg (mean {np.mean(pcc['pos_neg']):.2f})")
     ax.set_xlabel("Pearson correlation coefficient")

@@ -90,6 +90,8 @@ class RMANConfig:
                              runtime=True)
     failure_update_gap: int = _f(5, "minimum frames between failure-triggered (early) updates; py-MDNet "
                                  "updates on every failed frame (gap 1)", "ours", (1, 10000), runtime=True)
+    follow_when_lost: bool = _f(True, "when lost, still move the search centre to the top-k candidates (py-MDNet)"
+                                " instead of holding the last confident box", "py-mdnet", runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------

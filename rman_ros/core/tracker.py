@@ -156,8 +156,9 @@ class RMANTracker:
         t2 = time.perf_counter()
         self.lost = not success
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
-        if success:
+        if success or c.follow_when_lost:
             self.box = box
+        if success:
             pos, neg = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg, False)
             self.pools.add(self.frame_idx, hist, pos, neg)
             self.hist.append(ff(box)[0])
@@ -166,7 +167,7 @@ class RMANTracker:
         t4 = time.perf_counter()
         timings = {"features": t1 - t0, "detect": t2 - t1, "collect": t3 - t2, "update": t4 - t3,
                    "total": t4 - t0}
-        return self._result(box if success else self.box, score, timings)
+        return self._result(self.box, score, timings)
 
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
