@@ -25,6 +25,8 @@ setup(
     entry_points={
         "console_scripts": [
             "tracker_node = rman_ros.ros.tracker_node:main",
+            "rman_bag = rman_ros.bag.__main__:main",
+            "rman_demo = rman_ros.demo:main",
         ],
     },
 )

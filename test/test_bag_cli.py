@@ -1,5 +1,6 @@
 """`python -m rman_ros.bag play|score` against a running node subprocess (synthetic sequence)."""
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from rman_ros.bag.record import write_bag  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 N = 12
+NS = f"cli_{random.randint(0, 1 << 30)}"  # private: parallel test runs may share the ROS domain
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def node_and_bag(tmp_path_factory):
     write_bag(bag, frames, gt[0], np.array(gt), fps=15)
     params = {f"tracker.{k}": v for k, v in FAST_TRACKER.items()}
     params.update({"device": "cpu", "reliability": "reliable"})
-    proc = launcher.start_node(log_path=tmp / "node.log", params=params)
+    proc = launcher.start_node(log_path=tmp / "node.log", params=params, namespace=NS)
     yield proc, bag, tmp
     launcher.stop_node(proc)
 
@@ -41,13 +43,13 @@ def _cli(*args, timeout=180):
 
 def test_play_lockstep_cli(node_and_bag):
     proc, bag, tmp = node_and_bag
-    out = json.loads(_cli("play", str(bag), "--lockstep").strip().splitlines()[-1])
+    out = json.loads(_cli("play", str(bag), "--lockstep", "--namespace", NS).strip().splitlines()[-1])
     assert out == {"frames": N, "with_output": N, "wall_s": out["wall_s"]}
 
 
 def test_score_cli_against_running_node(node_and_bag):
     proc, bag, tmp = node_and_bag
-    text = _cli("score", str(bag), "--no-start-node", "--out", str(tmp / "score"))
+    text = _cli("score", str(bag), "--no-start-node", "--namespace", NS, "--out", str(tmp / "score"))
     summary = json.loads(text[text.index("{"):])
     assert summary["frames_with_output"] == N and summary["frames"] == N
     assert 0.0 <= summary["auc"] <= 1.0

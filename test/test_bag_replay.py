@@ -1,6 +1,8 @@
 """Real-data replay: record an OTB sequence into a bag, replay it in lockstep through the node
 (a subprocess started with the package's params file) and compare with the core tracker run
 directly on the same frames. Skips without the shared data."""
+import random
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,7 @@ def bag(otb_dir, tmp_path_factory):
 
 def test_lockstep_replay_matches_direct_core_run(bag, tmp_path):
     node = run_score(bag, tmp_path / "score", params_file=launcher.DEFAULT_PARAMS, params=PARAMS,
-                     lockstep=True, log=lambda *a: None)
+                     lockstep=True, namespace=f"replay_{random.randint(0, 1 << 30)}", log=lambda *a: None)
     direct = direct_run(bag, params_file=launcher.DEFAULT_PARAMS, params=PARAMS)
     assert node["frames_with_output"] == FRAMES
     assert abs(node["auc"] - direct["auc"]) <= 0.02, (node["auc"], direct["auc"])

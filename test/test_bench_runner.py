@@ -31,6 +31,8 @@ def dataset(tmp_path):
     write_otb_sequence(root, "Beta", n=8, seed=2, step=(-1.0, 1.0), box=(60.0, 30.0, 20.0, 24.0))
     bad = write_otb_sequence(root, "Broken", n=6, seed=3)
     (bad / "img" / "0004.jpg").unlink()
+    corrupt = write_otb_sequence(root, "Corrupt", n=5, seed=4)
+    (corrupt / "img" / "0003.jpg").write_bytes(b"\xff\xd8 truncated")
     return root
 
 
@@ -47,6 +49,9 @@ def test_run_writes_results_resumes_and_reports_failures(dataset, tmp_path, caps
     assert summ[("csrt", "Broken")]["status"] == "failed"
     assert "missing frame 4" in summ[("csrt", "Broken")]["error"]
     assert "missing frame 4" in (out / "csrt" / "Broken.error").read_text()
+    assert summ[("csrt", "Corrupt")]["status"] == "failed"
+    assert "cannot decode image" in summ[("csrt", "Corrupt")]["error"]
+    assert not (out / "csrt" / "Corrupt.txt").exists()
     assert "FAILED csrt / Broken" in capsys.readouterr().out
     lines = (out / "csrt" / "Alpha.txt").read_text().splitlines()
     assert len(lines) == 10 and all(len(line.split(",")) == 4 for line in lines)
@@ -106,6 +111,7 @@ def test_published_results_and_report(dataset, tmp_path):
     assert set(scores["Oracle"]["per_sequence"]) == {"Alpha", "Beta"}
     for key in ("auc", "dp20", "os50", "cle", "fps"):
         assert key in scores["Oracle"]
+    assert scores["Oracle"]["fps"] is None  # published results have no timing; strict JSON (no NaN)
     for png in ("success.png", "precision.png"):
         assert (out / "report" / png).stat().st_size > 1000
 

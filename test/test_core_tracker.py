@@ -165,7 +165,7 @@ def test_patch_mode_runs():
 
 
 def test_real_sequence_default_config():
-    frames, gt = load_seq("Crossing", 40)
+    frames, gt = load_seq("Crossing", 30)
     t = RMANTracker(RMANConfig(device="cpu"))
     t.initialize(frames[0], gt[0])
     ious = [iou(t.track(f)["box"], g) for f, g in zip(frames[1:], gt[1:])]

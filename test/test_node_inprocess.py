@@ -4,6 +4,7 @@ Covers the interface (names, headers, ids, labels, scores), parameters, QoS, re-
 the bad-input list. Uses the real RMANTracker with a small/fast configuration.
 """
 import math
+import random
 import threading
 import time
 
@@ -66,7 +67,8 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def h():
-    harness = Harness()
+    # a private namespace keeps parallel test runs that share the ROS domain apart
+    harness = Harness(namespace=f"inproc_{random.randint(0, 1 << 30)}")
     yield harness
     harness.close()
 
@@ -100,7 +102,7 @@ def test_idle_output_and_diagnostics_ok(h):
     assert arr.detections == [] and arr.header.frame_id == "cam_idle"
     st = wait_for(lambda: [s for s in h.client.diagnostics if _value(s, "state") == "idle"], 5.0,
                   what="idle diagnostics")[-1]
-    assert st.name.startswith("rman_tracker")
+    assert st.name == f"/{h.node.get_namespace().strip('/')}/rman_tracker: tracker"
     for key in ("input_rate_hz", "processed_rate_hz", "latency_ms_p50", "frames_dropped", "score",
                 "updates_done", "device", "track_id"):
         assert _value(st, key) is not None, key
@@ -406,7 +408,8 @@ def test_compressed_image_input():
 
     # one DDS participant cannot hold one topic with two types: the client's raw Image publisher
     # goes elsewhere
-    hc = Harness(extra={"use_compressed": True}, namespace="compressed_test", image_topic="unused")
+    hc = Harness(extra={"use_compressed": True}, namespace=f"compressed_{random.randint(0, 1 << 30)}",
+                 image_topic="unused")
     try:
         pub = hc.client.node.create_publisher(CompressedImage, "image", QoSProfile(depth=5))
         wait_for(lambda: pub.get_subscription_count() > 0, 10.0, what="compressed subscription")

@@ -92,6 +92,9 @@ class Client:
         self.init_pub = self.node.create_publisher(Detection2D, init_topic, 10)
         self.detections = []
         self.diagnostics = []
+        # only this node's status: other tracker nodes may share the domain (parallel test runs)
+        ns = namespace.strip("/")
+        self.status_name = f"/{ns + '/' if ns else ''}{node_name}: tracker"
         self._lock = threading.Lock()
         self.node.create_subscription(Detection2DArray, "detections", self._on_det, 50)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 50)
@@ -103,7 +106,7 @@ class Client:
 
     def _on_diag(self, msg):
         with self._lock:
-            self.diagnostics.extend(msg.status)
+            self.diagnostics.extend(s for s in msg.status if s.name == self.status_name)
 
     def det_for(self, t_ns: int):
         """All detection arrays received for the image stamped `t_ns`."""

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
         mode.add_argument("--lockstep", action="store_true", help="wait for each frame's detections")
         mode.add_argument("--rate", type=float, default=None, help="playback speed factor (timed)")
         p.add_argument("--image-topic", default="image")
+        p.add_argument("--namespace", default="", help="the node's namespace (relative topics resolve in it)")
         p.add_argument("--init-topic", default="init")
         p.add_argument("--max-frames", type=int, default=None)
         p.add_argument("--no-restamp", action="store_true", help="keep the recorded stamps")
@@ -62,8 +63,12 @@ def main(argv=None) -> int:
     b.add_argument("--out", default=None)
     b.add_argument("--params-file", default=None)
     b.add_argument("--param", action="append", help="extra node parameter name:=value")
+    b.add_argument("--namespace", default="", help="start the node in this namespace")
 
     a = ap.parse_args(argv)
+    from rman_ros.bag.launcher import sigterm_as_keyboard_interrupt
+
+    sigterm_as_keyboard_interrupt()
     if a.cmd == "record-sequence":
         from rman_ros.bag.record import record_sequence
 
@@ -81,7 +86,7 @@ def main(argv=None) -> int:
         from rman_ros.bag.reader import read_bag
 
         seq = read_bag(a.bag, max_frames=a.max_frames)
-        with ReplayClient(a.image_topic, a.init_topic) as client:
+        with ReplayClient(a.image_topic, a.init_topic, namespace=a.namespace) as client:
             client.wait_for_node()
             res = play(seq, client, lockstep=a.lockstep,
                        rate=a.rate or 1.0, restamp=not a.no_restamp)
@@ -96,7 +101,7 @@ def main(argv=None) -> int:
         s = run_score(a.bag, a.out, start_node=not a.no_start_node,
                       params_file=a.params_file or launcher.DEFAULT_PARAMS, params=_params(a.param),
                       lockstep=lockstep, rate=a.rate or 1.0, max_frames=a.max_frames,
-                      image_topic=a.image_topic, init_topic=a.init_topic)
+                      image_topic=a.image_topic, init_topic=a.init_topic, namespace=a.namespace)
         s.pop("boxes")
         print(json.dumps(s, indent=2))
         return 0
@@ -105,7 +110,7 @@ def main(argv=None) -> int:
         from rman_ros.bag.bench import run_bench
 
         res = run_bench(a.bag, a.frames, a.fps, a.out, a.params_file or launcher.DEFAULT_PARAMS,
-                        _params(a.param))
+                        _params(a.param), namespace=a.namespace)
         print(json.dumps(res, indent=2))
         return 0
     return 2

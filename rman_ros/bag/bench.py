@@ -23,7 +23,8 @@ def _diag_value(status, key):
 
 
 def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_file=launcher.DEFAULT_PARAMS,
-              params: Optional[dict] = None, warmup_frames: int = 1000, log=print) -> dict:
+              params: Optional[dict] = None, warmup_frames: int = 1000, namespace: str = "",
+              log=print) -> dict:
     """Start a node subprocess, replay `bag` at `fps` for `frames` frames (forwards and backwards,
     so the motion stays continuous; one init), sample the node's RSS once a second, report.
 
@@ -35,7 +36,7 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
     if out:
         out.mkdir(parents=True, exist_ok=True)
     proc = launcher.start_node(log_path=(out / "node.log") if out else None, params_file=params_file,
-                               params=params or {})
+                               params=params or {}, namespace=namespace or None)
     rss = []  # (frame index, MiB)
     progress = {"i": 0}
     stop = threading.Event()
@@ -49,7 +50,7 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
             stop.wait(1.0)
 
     try:
-        with ReplayClient() as client:
+        with ReplayClient(namespace=namespace) as client:
             client.wait_for_node(600)
             log(f"node ready (pid {proc.pid}); {frames} frames of {Path(bag).name} at {fps} Hz")
             th = threading.Thread(target=sample, daemon=True)

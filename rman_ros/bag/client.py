@@ -33,8 +33,9 @@ class ReplayClient:
 
     def __init__(self, image_topic: str = "image", init_topic: str = "init",
                  detections_topic: str = "detections", reliable_images: bool = True,
-                 node_name: str = "rman_tracker"):
+                 node_name: str = "rman_tracker", namespace: str = ""):
         self._topics = (image_topic, init_topic, detections_topic)
+        self._namespace = namespace
         self._reliable = reliable_images
         self._node_name = node_name
         self.received: List[Received] = []
@@ -51,8 +52,9 @@ class ReplayClient:
         from vision_msgs.msg import Detection2D, Detection2DArray
 
         self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx)
-        self.node = rclpy.create_node(f"rman_replay_{random.randint(0, 1 << 30)}", context=self.ctx)
+        rclpy.init(args=[], context=self.ctx)  # not sys.argv: the CLI's own arguments are not ROS args
+        self.node = rclpy.create_node(f"rman_replay_{random.randint(0, 1 << 30)}", context=self.ctx,
+                                      namespace=self._namespace)
         rel = ReliabilityPolicy.RELIABLE if self._reliable else ReliabilityPolicy.BEST_EFFORT
         image_topic, init_topic, det_topic = self._topics
         self.image_pub = self.node.create_publisher(Image, image_topic, QoSProfile(depth=1, reliability=rel))
@@ -90,7 +92,9 @@ class ReplayClient:
 
     def _on_diag(self, msg) -> None:
         with self._lock:
-            self.diagnostics.extend(s for s in msg.status if s.name.startswith(self._node_name))
+            ns = self._namespace.strip("/")
+            name = f"/{ns + '/' if ns else ''}{self._node_name}: tracker"
+            self.diagnostics.extend(s for s in msg.status if s.name == name)
 
     def wait_for_node(self, timeout: float = 300.0) -> None:
         """Until the node's image subscription exists (it is created on activation)."""

@@ -70,6 +70,14 @@ def stop_node(proc: subprocess.Popen, timeout: float = 15.0) -> int:
     return proc.returncode
 
 
+def sigterm_as_keyboard_interrupt() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so `finally` blocks stop the node subprocess."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of a process in MiB (Linux /proc)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as fh:

@@ -32,7 +32,7 @@ def write_boxes(path, boxes: np.ndarray) -> None:
 def run_score(bag, out_dir=None, start_node: bool = True, params_file=launcher.DEFAULT_PARAMS,
               params: Optional[dict] = None, lockstep: bool = True, rate: float = 1.0,
               max_frames: Optional[int] = None, image_topic: str = "image", init_topic: str = "init",
-              timeout: float = 300.0, log=print) -> dict:
+              namespace: str = "", timeout: float = 300.0, log=print) -> dict:
     """Score the node on `bag`. With start_node, a node subprocess is started and stopped here
     (lockstep forces reliable image QoS on it so no frame can be lost)."""
     seq = read_bag(bag, max_frames=max_frames)
@@ -48,8 +48,9 @@ def run_score(bag, out_dir=None, start_node: bool = True, params_file=launcher.D
             if lockstep:
                 p.setdefault("reliability", "reliable")
             proc = launcher.start_node(log_path=(out / "node.log") if out else None, params_file=params_file,
-                                       params=p, remaps={"image": image_topic, "init": init_topic})
-        with ReplayClient(image_topic, init_topic) as client:
+                                       params=p, remaps={"image": image_topic, "init": init_topic},
+                                       namespace=namespace or None)
+        with ReplayClient(image_topic, init_topic, namespace=namespace) as client:
             client.wait_for_node(timeout)
             log(f"node ready; replaying {len(seq)} frames ({'lockstep' if lockstep else f'rate {rate}'})")
             t0 = time.monotonic()

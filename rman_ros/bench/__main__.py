@@ -79,8 +79,9 @@ def cmd_report(args) -> int:
     scores = build_report(args.results, args.dataset_root, _csv(args.trackers), _csv(args.sequences),
                           title=args.title)
     for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["auc"]):
+        fps = f"{s['fps']:.1f}" if s.get("fps") is not None and s["fps"] == s["fps"] else "-"
         print(f"{n:>16s}  AUC {s['auc']:.3f}  DP20 {s['dp20']:.3f}  OS0.5 {s['os50']:.3f}  "
-              f"CLE {s['cle']:7.2f}  FPS {s['fps']:.1f}  ({s['sequences']} seq)")
+              f"CLE {s['cle']:7.2f}  FPS {fps}  ({s['sequences']} seq)")
     print(f"report written to {Path(args.results) / 'report'}")
     return 0
 
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--config", help="YAML file of RMANConfig overrides")
     p.add_argument("--attention-variants", help="variants for Fig. 4 (default baseline,baseline_lstm_mal,rman)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--distractor", help="x,y,w,h of the distractor for Fig. 5 negatives (default: a background box)")
     p.set_defaults(func=cmd_visualize)
 

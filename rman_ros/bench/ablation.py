@@ -34,6 +34,6 @@ def run_ablation(args, run_trackers) -> int:
     scores = build_report(args.out, args.dataset_root, labels, _csv(args.sequences),
                           title="RMAN ablation (paper Fig. 6 set)")
     for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["auc"]):
-        print(f"{n:>28s}  AUC {s['auc']:.3f}  DP20 {s['dp20']:.3f}  FPS {s['fps']:.2f}")
+        print(f"{n:>28s}  AUC {s['auc']:.3f}  DP20 {s['dp20']:.3f}  FPS {s.get('fps')}")
     print(f"report written to {args.out / 'report'}", file=sys.stderr)
     return rc

@@ -245,6 +245,17 @@ def markdown(scores: Dict[str, Dict[str, object]], attr_table: Dict[str, Dict[st
     return "\n".join(lines) + "\n"
 
 
+def _json_safe(obj):
+    """NaN / inf -> None so that scores.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def _strip_curves(scores):
     out = {}
     for n, s in scores.items():
@@ -299,6 +310,6 @@ def build_report(results: Path, dataset_root: Path, trackers: Optional[List[str]
         for n, v in info["scores"].items():
             stripped[n].setdefault("attributes", {})[attr] = {"auc": v["auc"], "dp20": v["dp20"],
                                                                "sequences": v["sequences"]}
-    write_text_atomic(out_dir / "scores.json", json.dumps(stripped, indent=1) + "\n")
+    write_text_atomic(out_dir / "scores.json", json.dumps(_json_safe(stripped), indent=1, allow_nan=False) + "\n")
     write_text_atomic(out_dir / "report.md", markdown(scores, attr_table, nseq, title))
     return stripped

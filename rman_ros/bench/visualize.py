@@ -219,6 +219,10 @@ def main(args) -> int:
         return 3
     from rman_ros.bench.__main__ import _csv, _load_overrides
 
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(int(args.threads))
     variants = _csv(args.attention_variants) or list(DEFAULT_ATTENTION_VARIANTS)
     distractor = [float(v) for v in args.distractor.split(",")] if args.distractor else None
     files = visualize(args.sequence, args.frame, args.out, _load_overrides(args.config), variants, distractor)

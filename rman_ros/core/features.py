@@ -53,6 +53,34 @@ class FeatureExtractor:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.mean: Optional[torch.Tensor] = None  # (C,) channel statistics of the first frame
         self.std: Optional[torch.Tensor] = None
+        self.proj: Optional[torch.Tensor] = None  # (C*r*r, feature_dim) PCA basis from the first frame
+        self.proj_mean: Optional[torch.Tensor] = None
+        if cfg.feature_dim > 0 and cfg.feature_dim < self.dim:
+            self.dim = cfg.feature_dim
+
+    def fit_projection(self, feats: torch.Tensor) -> torch.Tensor:
+        """Channel reduction: PCA of the first frame's raw RoI features (fixed afterwards, like the CNN).
+        Returns the projected `feats`; a no-op when feature_dim is 0 or not smaller than the raw size."""
+        k = self.cfg.feature_dim
+        if k <= 0 or k >= feats.shape[1]:
+            return feats
+        x = feats.double()
+        mean = x.mean(0, keepdim=True)
+        cov = (x - mean).T @ (x - mean) / max(x.shape[0] - 1, 1)
+        evals, evecs = torch.linalg.eigh(cov)  # ascending
+        basis = evecs[:, -k:].flip(1)
+        # deterministic sign: largest-magnitude entry of each basis vector positive
+        sign = torch.sign(basis.gather(0, basis.abs().argmax(0, keepdim=True)))
+        basis = basis * sign
+        scale = evals[-k:].flip(0).sum().sqrt() / (k ** 0.5)  # keep unit average variance per dim
+        self.proj = (basis / scale).float().to(feats.device)
+        self.proj_mean = mean.float().to(feats.device)
+        return self.project(feats)
+
+    def project(self, feats: torch.Tensor) -> torch.Tensor:
+        if self.proj is None:
+            return feats
+        return (feats - self.proj_mean) @ self.proj
 
     def _autocast(self):
         if self.use_bf16:
@@ -109,4 +137,4 @@ class FeatureExtractor:
             out = roi_align_same_box(maps, inner, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
         if self.mean is not None:
             out = (out - self.mean[None, :, None, None]) / self.std[None, :, None, None]
-        return out.flatten(1)
+        return self.project(out.flatten(1))

@@ -13,16 +13,25 @@ from .memory import MemoryGenerator, aggregate
 
 class RMANHead(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 512, fc_hidden: int = 512, use_lstm: bool = True,
-                 aggregation: str = "mal"):
+                 aggregation: str = "mal", dropout: float = 0.0):
         super().__init__()
         self.aggregation = aggregation
+        self.p_drop = float(dropout)  # py-MDNet: dropout before fc5 and fc6 (training only)
+        self.gen = torch.Generator()  # own RNG: dropout masks are reproducible and thread-local
         self.generator = MemoryGenerator(in_dim, hidden, use_lstm)
         cls_in = hidden if aggregation == "none" else 2 * hidden
         self.fc1 = nn.Linear(cls_in, fc_hidden)
         self.fc2 = nn.Linear(fc_hidden, 2)
 
+    def drop(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p_drop <= 0:
+            return x
+        keep = 1.0 - self.p_drop
+        mask = torch.rand(x.shape, generator=self.gen, dtype=x.dtype, device="cpu").lt_(keep).to(x.device)
+        return x * mask / keep
+
     def classify(self, h_star: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.relu(self.fc1(h_star)))
+        return self.fc2(self.drop(F.relu(self.fc1(self.drop(h_star)))))
 
     def _finish(self, h_hist: torch.Tensor, h_t: torch.Tensor) -> Dict[str, torch.Tensor]:
         h_star, theta, a_t = aggregate(h_t, h_hist, self.aggregation)
@@ -53,10 +62,14 @@ class RMANHead(nn.Module):
         ws = w if theta is None else h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, soft)
         h_tilde = w @ flat                                                     # Eq. 2 (or APL mean)
         a_t = ws @ flat
+        h_star = torch.cat([h_tilde, h_t], 1)
+        if self.training and self.p_drop > 0:  # dropout on h* does not factor through fc1
+            return {"logits": self.classify(h_star), "h_t": h_t, "h_hist": None, "h_star": h_star,
+                    "theta": theta, "a_t": a_t}
         w1a, w1b = self.fc1.weight[:, :hd], self.fc1.weight[:, hd:]
         z = w @ (flat @ w1a.T) + F.linear(h_t, w1b, self.fc1.bias)
-        logits = self.fc2(F.relu(z))
-        return {"logits": logits, "h_t": h_t, "h_hist": None, "h_star": torch.cat([h_tilde, h_t], 1),
+        logits = self.fc2(self.drop(F.relu(z)))
+        return {"logits": logits, "h_t": h_t, "h_hist": None, "h_star": h_star,
                 "theta": theta, "a_t": a_t}
 
     def forward(self, hist: torch.Tensor, hist_idx: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:

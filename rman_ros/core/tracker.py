@@ -73,7 +73,7 @@ class RMANTracker:
         c = self.cfg
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
-            head = RMANHead(self.features.dim, c.lstm_hidden, c.fc_hidden, c.use_lstm, c.aggregation)
+            head = RMANHead(self.features.dim, c.lstm_hidden, c.fc_hidden, c.use_lstm, c.aggregation, c.dropout)
         return head.to(self._device).eval()
 
     # ------------------------------------------------------------------ API
@@ -87,10 +87,13 @@ class RMANTracker:
         ff = self.features.frame(image, box, c.region_px_init)
         self.features.set_normalisation(ff, box)
         t1 = time.perf_counter()
-        target = ff(box)[0]
-        self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
+        self.features.proj = None
         pos, neg = self._collect(ff, box, c.n_pos_init, c.n_init_samples - c.n_pos_init, c.trans_neg_init,
                                  c.scale_neg_init, whole_neg=True)
+        both = self.features.fit_projection(torch.cat([pos, neg]))
+        pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
+        target = ff(box)[0]
+        self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
             bb = draw_labelled("uniform", box, c.n_bbreg, 0.3, 1.6, self.rng, (c.bbreg_iou, 1.0),

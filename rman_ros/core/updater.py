@@ -63,6 +63,7 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
     if not pos_recs or not neg_recs or iters <= 0:
         return float("nan")
     head.train()
+    head.gen.manual_seed(int(rng.integers(0, 2**62)))
     opt = make_optimizer(head, lr * cfg.lr_scale, cfg)
     n = cfg.batch_pairs
     n_hard = n * max(1, cfg.hard_negative_pool)

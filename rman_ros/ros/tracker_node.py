@@ -454,8 +454,9 @@ class TrackerNode(LifecycleNode):
             self._last_result = res
             err = res.get("update_error")
             if err and err != self._last_update_error:
-                self._problem(diag.ERROR, "update_error",
-                              f"online update failed (tracking continues with the last good weights): {err}")
+                self._problem(diag.ERROR, "update_error", "online update failed, tracking continues with the "
+                                                          f"last good weights: {_last_line(err)}")
+                self.get_logger().error(f"online update traceback:\n{err}")
             self._last_update_error = err
             with self._cond:
                 if self._generation != generation:  # reset / re-init while this frame was tracked
@@ -526,7 +527,7 @@ class TrackerNode(LifecycleNode):
             "frames_dropped": self._n_dropped,
             "updates_done": res.get("updates_done", 0),
             "last_update_s": res.get("last_update_s"),
-            "update_error": res.get("update_error"),
+            "update_error": _last_line(res.get("update_error")),
         }
         for kind, n in sorted(self._problems.snapshot().items()):
             values[f"problem_count.{kind}"] = n
@@ -535,13 +536,21 @@ class TrackerNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         self._check_deferred_init(None)  # expire an init whose image never came
         values = self.stats()
-        status = diag.build_status(f"{self.get_name()}: tracker", values["device"], values,
+        status = diag.build_status(f"{self.get_fully_qualified_name()}: tracker", values["device"], values,
                                    values["state"], self._problems.active())
         arr = DiagnosticArray()
         arr.header.stamp = self.get_clock().now().to_msg()
         arr.status = [status]
         if self._pub_diag is not None:
             self._pub_diag.publish(arr)
+
+
+def _last_line(text: Optional[str]) -> Optional[str]:
+    """The exception line of a traceback string (diagnostics values stay one line)."""
+    if not text:
+        return None
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else None
 
 
 def apply_config(tracker, config: RMANConfig, changes: dict) -> None:
