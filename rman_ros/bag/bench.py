@@ -75,8 +75,6 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
     result = {
         "bag": str(bag), "frames_sent": frames, "fps_in": fps, "wall_s": res.wall_s,
         "fps_in_achieved": frames / res.wall_s if res.wall_s > 0 else float("nan"),
-        "node_input_rate_hz": _diag_value(diag, "input_rate_hz") if diag else None,
-        "node_processed_rate_hz": _diag_value(diag, "processed_rate_hz") if diag else None,
         "node_latency_ms_p50": _diag_value(diag, "latency_ms_p50") if diag else None,
         "node_latency_ms_p95": _diag_value(diag, "latency_ms_p95") if diag else None,
         "node_frames_received": _diag_value(diag, "frames_received") if diag else None,

@@ -81,6 +81,6 @@ def attention_map(tracker, image, box, patch_size: int = 107) -> np.ndarray:
     if ex.mean is not None:
         feat = (feat - ex.mean[None, :, None, None]) / ex.std[None, :, None, None]
     hist = tracker._history()
-    score = tracker.head.score(hist, feat.flatten(1))[0]
+    score = tracker.head.score(hist, ex.project(feat.flatten(1)))[0]
     (grad,) = torch.autograd.grad(score, patch)
     return grad[0].abs().amax(0).cpu().numpy()

@@ -103,7 +103,7 @@ class RMANConfig:
     feature_mode: str = _f("roi", "roi: one backbone pass per frame + RoIAlign; patch: crop every box to "
                            "patch_size and run the CNN (exact, slow)", "ours", choices=["roi", "patch"])
     roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size)", "ours", (1, 14))
-    feature_dim: int = _f(256, "channel reduction: PCA of first-frame RoI features to this size (0 = off)",
+    feature_dim: int = _f(128, "channel reduction: PCA of first-frame RoI features to this size (0 = off)",
                           "ours", (0, 100000))
     roi_samples: int = _f(2, "bilinear samples per RoI bin side", "ours", (1, 8))
     patch_size: int = _f(107, "patch side in patch mode (MDNet)", "py-mdnet", (16, 512))
