@@ -16,7 +16,7 @@ setup(
         ("share/" + package_name + "/config", glob("config/*.yaml")),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    zip_safe=False,
     maintainer="rman_ros developers",
     maintainer_email="dev@rman-ros.local",
     description="RMAN visual tracker (TIP 2020) as a ROS 2 node, with benchmark and bag tools.",
@@ -27,6 +27,8 @@ setup(
             "tracker_node = rman_ros.ros.tracker_node:main",
             "rman_bag = rman_ros.bag.__main__:main",
             "rman_demo = rman_ros.demo:main",
+            "rman_bench = rman_ros.bench.__main__:main",
+            "rman_track = rman_ros.track:main",
         ],
     },
 )

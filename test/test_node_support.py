@@ -165,27 +165,3 @@ class Client:
         fut = self.reset_client.call_async(Trigger.Request())
         wait_for(fut.done, timeout, what="reset response")
         return fut.result()
-
-
-class FakeTracker:
-    """Development stand-in with the RMANTracker interface (not used by the final tests)."""
-
-    device = "cpu"
-
-    def __init__(self, config):
-        self.config = config
-        self.box = None
-        self.n = 0
-
-    def initialize(self, image, box):
-        self.box = tuple(box)
-        return {"box": self.box, "score": 1.0, "state": "tracking"}
-
-    def track(self, image):
-        self.n += 1
-        time.sleep(0.01)
-        return {"box": self.box, "score": 0.9, "state": "tracking", "timings": {}, "updates_done": 0,
-                "last_update_s": None, "update_error": None}
-
-    def close(self):
-        pass
