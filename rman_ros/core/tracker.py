@@ -105,7 +105,7 @@ class RMANTracker:
         self.updater.update([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)], c.init_iters,
                             c.lr_init, asynchronous=False)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
-        keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update])
+        keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update]).to(neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
         self.box = box
         self.frame_idx = 0

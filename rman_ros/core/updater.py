@@ -26,9 +26,9 @@ def _draw_from_frames(recs: Sequence[FrameSamples], frame_ids: np.ndarray, n: in
         if m == 0:
             continue
         pool = recs[fid].feats
-        sel = torch.from_numpy(rng.integers(0, pool.shape[0], m))
+        sel = torch.from_numpy(rng.integers(0, pool.shape[0], m)).to(pool.device)
         feats.append(pool[sel])
-        idx.append(torch.full((m,), hist_offset + j, dtype=torch.long))
+        idx.append(torch.full((m,), hist_offset + j, dtype=torch.long, device=pool.device))
     return torch.cat(feats), torch.cat(idx)
 
 
@@ -44,7 +44,7 @@ def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
 def batch_losses(out, n_pos: int, cfg):
     """Eq. 3, 5, 6, 7 on a batch whose first n_pos rows are positives and the rest paired negatives."""
     n = out["logits"].shape[0]
-    labels = torch.zeros(n, dtype=torch.long)
+    labels = torch.zeros(n, dtype=torch.long, device=out["logits"].device)
     labels[:n_pos] = 1
     lc = loss_c(out["logits"], labels)
     la = lb = None
