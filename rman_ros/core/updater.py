@@ -129,7 +129,7 @@ class Updater:
         else:
             self.back.load_state_dict(self.front.state_dict())
         seed = int(self.rng.integers(0, 2**63 - 1))
-        self._thread = threading.Thread(target=self._run_async, name="rman-update", daemon=True,
+        self._thread = threading.Thread(target=self._run_async, name="rman-update", daemon=False,
                                         args=(self.back, pos_recs, neg_recs, iters, lr, seed))
         self._thread.start()
         return True
