@@ -193,3 +193,14 @@ def test_real_uav_sequence():
     specs = D.discover(DATA / "uav123_10fps")
     seq = D.load_sequence(specs[0])
     assert seq.name == "wakeboard7" and len(seq.frames) == 67
+
+
+def test_attribute_table_covers_every_otb2015_sequence():
+    from rman_ros.bench.datasets import attributes_for, sequence_sets
+
+    names = sequence_sets()["OTB2015"]
+    assert len(names) == 100
+    missing = [n for n in names if not attributes_for(n)]
+    assert not missing, f"no attribute labels for {missing}"
+    assert attributes_for("Jogging-2") == ["OCC", "DEF", "OPR"]
+    assert attributes_for("Box") == ["IV", "SV", "OCC", "MB", "IPR", "OPR", "OV", "BC", "LR"]
