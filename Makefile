@@ -31,7 +31,7 @@ bench: setup
 
 bench-node: setup
 	@bash -c 'set -e; $(ENV) \
-	  python -m rman_ros.bag record-sequence "$(DATA)/otb/Biker" out/biker_bag; \
+	  [ -d out/biker_bag ] || python -m rman_ros.bag record-sequence "$(DATA)/otb/Biker" out/biker_bag; \
 	  python -m rman_ros.bag bench out/biker_bag --frames 3000 --fps 30 --out out/bench_node'
 
 clean:

@@ -56,3 +56,13 @@ def test_score_cli_against_running_node(node_and_bag):
     boxes = (tmp / "score" / "boxes.txt").read_text().splitlines()
     assert len(boxes) == N and boxes[0] == "20.00,30.00,30.00,24.00"  # frame 0 = the init box
     assert proc.poll() is None  # the node keeps running across clients
+
+
+def test_record_sequence_cli_reports_user_errors_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "rman_ros.bag", "record-sequence", "/nonexistent/sequence",
+                           str(tmp_path / "bag")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "sequence folder not found" in proc.stderr and "Traceback" not in proc.stderr

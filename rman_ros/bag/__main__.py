@@ -69,6 +69,16 @@ def main(argv=None) -> int:
     from rman_ros.bag.launcher import sigterm_as_keyboard_interrupt
 
     sigterm_as_keyboard_interrupt()
+    from rman_ros.bench.datasets import SequenceError
+
+    try:
+        return _run(a)
+    except (FileExistsError, FileNotFoundError, ValueError, TimeoutError, SequenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(a) -> int:
     if a.cmd == "record-sequence":
         from rman_ros.bag.record import record_sequence
 
