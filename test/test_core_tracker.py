@@ -140,6 +140,22 @@ def test_async_mode_never_blocks_and_applies_updates():
     assert not any(th.name == "rman-update" and th.is_alive() for th in threading.enumerate())
 
 
+def test_set_config_changes_runtime_fields_only():
+    frames, boxes = synthetic(6)
+    t = RMANTracker(small_cfg(update_interval=100))
+    t.initialize(frames[0], boxes[0])
+    assert t.track(frames[1])["updates_done"] == 1  # the first-frame training only
+    t.set_config(t.cfg.replace(update_interval=1, n_candidates=16))
+    assert t.updater.cfg is t.cfg and t.cfg.n_candidates == 16
+    r = t.track(frames[2])
+    assert r["updates_done"] == 2  # the new interval is used at once
+    with pytest.raises(ValueError, match="K, lstm_hidden"):
+        t.set_config(t.cfg.replace(K=3, lstm_hidden=32))
+    assert t.cfg.K == 5 and t.cfg.update_interval == 1  # the refused change left the config as it was
+    t.set_config({**t.cfg.to_dict(), "use_bbreg": False})
+    assert t.track(frames[3])["state"] in ("tracking", "lost") and not t.cfg.use_bbreg
+
+
 def test_analysis_helpers(tracker):
     frames, boxes = synthetic(3)
     tracker.initialize(frames[0], boxes[0])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rman_ros.core.bbreg import BBoxRegressor, _targets
 from rman_ros.core.config import RMANConfig
 from rman_ros.core.roi_align import roi_align, roi_align_naive, roi_align_same_box
 from rman_ros.core.sampling import draw, draw_labelled, iou
@@ -94,6 +95,24 @@ def test_sampling_and_iou():
 
 
 # ----------------------------------------------------------------------------- backbones
+# ----------------------------------------------------------------------------- bounding-box regression
+def test_bbreg_recovers_a_linear_feature_model():
+    rng = np.random.default_rng(1)
+    gt = np.array([60.0, 40.0, 30.0, 50.0])
+    boxes = draw_labelled("uniform", gt, 300, 0.3, 1.6, rng, (0.5, 1.0))
+    tgt = _targets(boxes, gt)
+    mix = rng.normal(size=(4, 16))
+    feats = torch.from_numpy(tgt @ mix + 3.0)  # features = linear in the targets plus a large offset
+    reg = BBoxRegressor(alpha=1e-6)
+    reg.fit(feats, boxes, gt)
+    pred = reg.predict(feats, boxes)
+    np.testing.assert_allclose(pred, np.repeat(gt[None], len(boxes), 0), atol=1e-4)
+    # a strong ridge penalty shrinks every refinement towards "leave the box as it is"
+    stiff = BBoxRegressor(alpha=1e9)
+    stiff.fit(feats, boxes, gt)
+    np.testing.assert_allclose(stiff.predict(feats, boxes), boxes, rtol=1e-3, atol=1e-2)
+
+
 def test_efficientnet_loads_strictly_and_cuts():
     from rman_ros.core.backbone import EfficientNetFeatures, load_efficientnet_lite0
     net = load_efficientnet_lite0()

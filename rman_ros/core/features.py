@@ -37,6 +37,14 @@ class FrameFeatures:
     def __call__(self, boxes: np.ndarray) -> torch.Tensor:
         return self.ex.box_features(self, np.atleast_2d(boxes))
 
+    def context(self, boxes: np.ndarray, factor: float) -> torch.Tensor:
+        """Standardised RoI features (before the PCA projection) of `boxes` enlarged `factor` times about
+        their centres: what bounding-box regression sees, including the target's surroundings."""
+        b = np.atleast_2d(boxes).astype(np.float64)
+        wh = b[:, 2:] * factor
+        big = np.concatenate([b[:, :2] + b[:, 2:] / 2 - wh / 2, wh], 1)
+        return self.ex.box_features(self, big, project=False)
+
 
 class FeatureExtractor:
     def __init__(self, cfg, device: torch.device):
@@ -123,7 +131,7 @@ class FeatureExtractor:
             outs.append(self.run_cnn(patches))
         return torch.cat(outs)
 
-    def box_features(self, ff: FrameFeatures, boxes: np.ndarray) -> torch.Tensor:
+    def box_features(self, ff: FrameFeatures, boxes: np.ndarray, project: bool = True) -> torch.Tensor:
         cfg = self.cfg
         if ff.fmap is not None:
             xy = (boxes[:, :2] - ff.origin[None]) * ff.scale
@@ -137,4 +145,5 @@ class FeatureExtractor:
             out = roi_align_same_box(maps, inner, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
         if self.mean is not None:
             out = (out - self.mean[None, :, None, None]) / self.std[None, :, None, None]
-        return self.project(out.flatten(1))
+        out = out.flatten(1)
+        return self.project(out) if project else out

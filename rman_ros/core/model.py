@@ -78,8 +78,13 @@ class RMANHead(nn.Module):
         hist (U, K, D): the distinct histories (ordered T-K..T-1); hist_idx (B,) which history each of the
         B candidates x (B, D) belongs to. The K history steps run once per distinct history.
         """
+        return self.forward_from(self.generator.history(hist), hist_idx, x)
+
+    def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The candidate step and MAL from precomputed `memory = generator.history(hist)`, so several
+        batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass."""
+        states, (h, c) = memory
         hist_idx = hist_idx.to(x.device)
-        states, (h, c) = self.generator.history(hist)
         h_t = self.generator.last_step(x, (h, c), hist_idx)
         return self._finish_shared(states, hist_idx, h_t)
 

@@ -47,6 +47,26 @@ class RMANTracker:
             raise ValueError("track() called before initialize()")
         return self.updater.front
 
+    def set_config(self, config: RMANConfig) -> None:
+        """Swap in a new config between frames. Only fields marked runtime may differ from the current
+        config (the others shape the network, the features or the first-frame model); ValueError
+        names any that do. Takes effect on the next track() call and the next update."""
+        if isinstance(config, dict):
+            config = RMANConfig.from_dict(config)
+        if not isinstance(config, RMANConfig):
+            raise ValueError(f"set_config expects an RMANConfig or a dict, got {type(config).__name__}")
+        info = RMANConfig.field_info()
+        old, new = self.cfg.to_dict(), config.to_dict()
+        fixed = sorted(k for k in new if new[k] != old[k] and not info[k]["runtime"])
+        if fixed:
+            raise ValueError(f"not changeable after construction: {', '.join(fixed)} "
+                             "(create a new tracker for these)")
+        self.cfg = config
+        if self.updater is not None:
+            self.updater.cfg = config
+        if self.initialized and not self.lost:
+            self.trans = config.trans
+
     # ------------------------------------------------------------------ helpers
     def _history(self) -> torch.Tensor:
         return torch.stack(list(self.hist))  # (K, D) ordered T-K..T-1
@@ -68,6 +88,10 @@ class RMANTracker:
             neg = draw_labelled("uniform", box, n_neg, trans_neg, scale_neg, rng, (0.0, c.tau2), bounds,
                                 c.min_box_px)
         return ff(pos), ff(neg)
+
+    def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray) -> torch.Tensor:
+        c = self.cfg
+        return ff(boxes) if c.bbreg_context <= 0 else ff.context(boxes, c.bbreg_context)
 
     def _new_head(self) -> RMANHead:
         c = self.cfg
@@ -98,7 +122,7 @@ class RMANTracker:
         if c.use_bbreg and c.n_bbreg > 0:
             bb = draw_labelled("uniform", box, c.n_bbreg, 0.3, 1.6, self.rng, (c.bbreg_iou, 1.0),
                                min_side=c.min_box_px)
-            self.bbreg.fit(ff(bb), bb, box)
+            self.bbreg.fit(self._bbreg_features(ff, bb), bb, box)
         t2 = time.perf_counter()
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
@@ -154,7 +178,10 @@ class RMANTracker:
         success = score >= c.success_threshold
         box = cands[top].mean(0)
         if success and c.use_bbreg:
-            box = self.bbreg.predict(feats[top], cands[top]).mean(0)
+            box = self.bbreg.predict(self._bbreg_features(ff, cands[top]), cands[top]).mean(0)
+        if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
+            size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
+            box = np.concatenate([box[:2] + (box[2:] - size) / 2, size])
         box = self._fit_into(box, W, H)
         t2 = time.perf_counter()
         self.lost = not success
@@ -182,7 +209,7 @@ class RMANTracker:
             pos, neg = self.pools.snapshot()
         else:
             return
-        if self.updater.update(pos, neg, c.update_iters, c.lr_update, asyn):
+        if self.updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, asyn):
             self.last_update_frame = self.frame_idx
 
     def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:

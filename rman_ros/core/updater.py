@@ -75,14 +75,16 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
         hist = torch.stack([pos_recs[i].hist for i in pf] + [neg_recs[i].hist for i in nf])
         xp, ip = _draw_from_frames(pos_recs, pf, n, rng, 0)
         xn, in_ = _draw_from_frames(neg_recs, nf, n_hard, rng, len(pf))
+        memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
+                states, (h, c) = memory
                 head.eval()
-                s = head(hist, in_, xn)["logits"]
+                s = head.forward_from((states.detach(), (h.detach(), c.detach())), in_, xn)["logits"]
                 head.train()
             top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
             xn, in_ = xn[top], in_[top]
-        out = head(hist, torch.cat([ip, in_]), torch.cat([xp, xn]))
+        out = head.forward_from(memory, torch.cat([ip, in_]), torch.cat([xp, xn]))
         loss, *_ = batch_losses(out, n, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -554,18 +554,9 @@ def _last_line(text: Optional[str]) -> Optional[str]:
 
 
 def apply_config(tracker, config: RMANConfig, changes: dict) -> None:
-    """Hand a runtime config change to the tracker (called between frames).
-
-    Uses `tracker.set_config(config)` when the core offers it; otherwise swaps the (immutable)
-    config object on the tracker and its updater, which read it afresh on every frame/update."""
-    setter = getattr(tracker, "set_config", None)
-    if setter is not None:
-        setter(config)
-        return
-    tracker.cfg = config
-    updater = getattr(tracker, "updater", None)
-    if updater is not None and hasattr(updater, "cfg"):
-        updater.cfg = config
+    """Hand a runtime config change to the tracker (called between frames). `changes` only names
+    runtime fields (the others are read-only parameters), so set_config accepts it."""
+    tracker.set_config(config)
 
 
 def autostart(node: TrackerNode) -> bool:
