@@ -156,6 +156,16 @@ def test_set_config_changes_runtime_fields_only():
     assert t.track(frames[3])["state"] in ("tracking", "lost") and not t.cfg.use_bbreg
 
 
+def test_scale_rate_zero_keeps_the_box_size():
+    frames, boxes = synthetic(6)
+    t = RMANTracker(small_cfg(scale_rate=0.0, success_threshold=0.0))
+    t.initialize(frames[0], boxes[0])
+    for f in frames[1:]:
+        r = t.track(f)
+        np.testing.assert_allclose(r["box"][2:], boxes[0][2:], rtol=1e-9)  # the size is frozen...
+    assert r["box"][0] - boxes[0][0] > 5  # ...while the box still follows the moving square
+
+
 def test_analysis_helpers(tracker):
     frames, boxes = synthetic(3)
     tracker.initialize(frames[0], boxes[0])
