@@ -89,9 +89,14 @@ class RMANTracker:
                                 c.min_box_px)
         return ff(pos), ff(neg)
 
-    def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray) -> torch.Tensor:
+    def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray,
+                        feats: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Box-regression input: the boxes' own features (reused when given) or, with bbreg_context,
+        their enlarged RoIs."""
         c = self.cfg
-        return ff(boxes) if c.bbreg_context <= 0 else ff.context(boxes, c.bbreg_context)
+        if c.bbreg_context > 0:
+            return ff.context(boxes, c.bbreg_context)
+        return feats if feats is not None else ff(boxes)
 
     def _new_head(self) -> RMANHead:
         c = self.cfg
@@ -178,7 +183,7 @@ class RMANTracker:
         success = score >= c.success_threshold
         box = cands[top].mean(0)
         if success and c.use_bbreg:
-            box = self.bbreg.predict(self._bbreg_features(ff, cands[top]), cands[top]).mean(0)
+            box = self.bbreg.predict(self._bbreg_features(ff, cands[top], feats[top]), cands[top]).mean(0)
         if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
             size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
             box = np.concatenate([box[:2] + (box[2:] - size) / 2, size])
