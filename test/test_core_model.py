@@ -53,6 +53,26 @@ def test_prefix_sharing_float32_gradients_match():
         assert torch.allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_fused_lstm_history_gradients(k):
+    """The hand-written backward of the K history steps (one weight-gradient product over all steps)
+    against finite differences, for every output (states, c after T-1, the candidate step's rec)."""
+    from rman_ros.core.memory import _LSTMHistory
+    torch.manual_seed(k)
+    cell = torch.nn.LSTMCell(7, 6).double()
+    x = torch.randn(3, k, 7, dtype=torch.float64, requires_grad=True)
+    params = [cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh]
+    args = (x,) + tuple(p.detach().clone().requires_grad_() for p in params)
+    assert torch.autograd.gradcheck(_LSTMHistory.apply, args)
+    states, c, rec = _LSTMHistory.apply(*args)  # and the forward is nn.LSTMCell's
+    h = cc = torch.zeros(3, 6, dtype=torch.float64)
+    for t in range(k):
+        h, cc = cell(x[:, t], (h, cc))
+        assert torch.allclose(states[:, t], h, atol=1e-12)
+    assert torch.allclose(c, cc, atol=1e-12)
+    assert torch.allclose(rec, h @ cell.weight_hh.T + cell.bias_hh + cell.bias_ih, atol=1e-12)
+
+
 def test_mal_by_hand():
     h_t = torch.tensor([[1.0, 0.0]])
     h_hist = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [1.0, 1.0]]])

@@ -127,6 +127,17 @@ def test_efficientnet_loads_strictly_and_cuts():
     assert torch.isfinite(p).all() and p.sum().item() == pytest.approx(1.0, abs=1e-4)
 
 
+def test_batchnorm_folding_keeps_the_features():
+    from rman_ros.core.backbone import EfficientNetFeatures, fold_batchnorm, load_efficientnet_lite0
+    x = torch.rand(1, 3, 96, 128)
+    with torch.no_grad():
+        ref = EfficientNetFeatures(load_efficientnet_lite0(), 16, multi_level=True)(x)
+        folded = fold_batchnorm(EfficientNetFeatures(load_efficientnet_lite0(), 16, multi_level=True))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        out = folded(x)
+    assert torch.allclose(out, ref, atol=1e-4, rtol=1e-4)
+
+
 def _tiny_vggm_weights(rng):
     return {"conv1": (rng.standard_normal((4, 3, 7, 7)).astype(np.float32), rng.standard_normal(4).astype(np.float32)),
             "conv2": (rng.standard_normal((5, 4, 5, 5)).astype(np.float32), rng.standard_normal(5).astype(np.float32)),

@@ -37,7 +37,8 @@ def _add_run_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=1, help="runs per tracker and sequence")
     p.add_argument("--threads", type=int, default=1, help="torch/OpenCV threads per worker (default 1; "
                    "forced to 1 when workers > 1; an RMAN config's num_threads wins)")
-    p.add_argument("--seed", type=int, default=0, help="seed of run 1 (run k uses seed + k - 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of run 1 (run k uses seed + k - 1); added to an "
+                   "RMAN config's own seed (default 0)")
     p.add_argument("--config", help="YAML file of RMANConfig overrides (rman trackers only; their result "
                    "folder gets the file's stem as suffix, e.g. rman-fast)")
     p.add_argument("--published-root", type=Path, help="folder with published_results/<Name>/ "

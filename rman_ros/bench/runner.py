@@ -109,7 +109,7 @@ def _run_published(task: Task, seq: D.Sequence) -> Dict[str, object]:
 def _run_tracking(task: Task, seq: D.Sequence) -> Dict[str, object]:
     seed_everything(task.seed)
     _set_threads(task.threads, torch_too=task.tracker.kind == "rman")
-    tracker = make_tracker(task.tracker)
+    tracker = make_tracker(task.tracker, task.seed)
     n = len(seq.frames)
     boxes = np.zeros((n, 4))
     times = np.zeros(n)

@@ -131,10 +131,12 @@ class OpenCVTracker:
 class RMANAdapter:
     """Adapter around :class:`rman_ros.core.RMANTracker` (synchronous use)."""
 
-    def __init__(self, overrides: Optional[Dict[str, object]] = None):
+    def __init__(self, overrides: Optional[Dict[str, object]] = None, seed: int = 0):
         from rman_ros.core import RMANConfig, RMANTracker
 
         cfg = RMANConfig.from_dict(dict(overrides or {})) if overrides else RMANConfig()
+        if seed:  # the run's seed offsets the config's own (run k of a --repeat gets seed + k - 1)
+            cfg = cfg.replace(seed=(cfg.seed + int(seed)) % 2**31)
         self._tracker = RMANTracker(cfg)
         self.last = None
 
@@ -183,10 +185,11 @@ def published_file(folder: Path, seq_name: str) -> Path:
     raise FileNotFoundError(f"no published result for sequence {seq_name} in {folder}")
 
 
-def make_tracker(spec: TrackerSpec):
-    """Instantiate a tracking adapter (not for ``published``)."""
+def make_tracker(spec: TrackerSpec, seed: int = 0):
+    """Instantiate a tracking adapter (not for ``published``). `seed` is added to an RMAN config's seed
+    (OpenCV trackers take theirs from the process-wide seeding)."""
     if spec.kind == "opencv":
         return OpenCVTracker(spec.name)
     if spec.kind == "rman":
-        return RMANAdapter(spec.overrides_dict)
+        return RMANAdapter(spec.overrides_dict, seed)
     raise ValueError(f"{spec.kind} trackers do not track frames")

@@ -233,9 +233,41 @@ def read_vggm_pth(path) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def build_backbone(backbone: str, stride: int, weights: str = "", multi_level: bool = False) -> nn.Module:
+@torch.no_grad()
+def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """conv followed by (frozen) bn -> one conv: w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(.)."""
+    k = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = bn.bias - bn.running_mean * k
+    if conv.bias is not None:
+        bias = bias + conv.bias * k
+    conv.weight.mul_(k.reshape(-1, 1, 1, 1))
+    conv.bias = nn.Parameter(bias.clone())
+
+
+def fold_batchnorm(net: EfficientNetFeatures) -> EfficientNetFeatures:
+    """Fold every BatchNorm into the conv before it (inference only; the CNN is never trained online),
+    saving one pass over every activation map per layer."""
+    stem_conv, stem_bn = net.stem[0], net.stem[1]
+    _fold_bn(stem_conv, stem_bn)
+    net.stem = nn.Sequential(stem_conv)
+    for b in net.blocks:
+        pairs = [("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")]
+        if b.has_expand:
+            pairs.append(("_expand_conv", "_bn0"))
+        for conv_name, bn_name in pairs:
+            _fold_bn(getattr(b, conv_name), getattr(b, bn_name))
+            setattr(b, bn_name, nn.Identity())
+    return net
+
+
+def build_backbone(backbone: str, stride: int, weights: str = "", multi_level: bool = False,
+                   fold_bn: bool = False) -> nn.Module:
+    """fold_bn: fold BatchNorm into the convs (fp32 inference only: under bf16 the folded biases lose the
+    precision that the separate BatchNorm keeps; on flat image regions the features degrade)."""
     if backbone == "efficientnet_lite0":
         net = EfficientNetFeatures(load_efficientnet_lite0(weights), stride, multi_level)
+        if fold_bn:
+            net = fold_batchnorm(net)
     elif backbone == "vggm":
         if not weights:
             raise ValueError("backbone 'vggm' needs backbone_weights (imagenet-vgg-m.mat or py-MDNet .pth)")

@@ -50,12 +50,13 @@ class FeatureExtractor:
     def __init__(self, cfg, device: torch.device):
         self.cfg = cfg
         self.device = device
-        self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights, cfg.multi_level).to(device)
+        self.use_bf16 = bool(cfg.bf16) and (device.type == "cuda" or cpu_has_bf16())
+        self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights, cfg.multi_level,
+                                  fold_bn=not self.use_bf16).to(device)
         self.stride = float(self.net.stride)
         self.offset = float(self.net.offset)
         self.channels = int(self.net.out_channels)
         self.dim = self.channels * cfg.roi_size ** 2
-        self.use_bf16 = bool(cfg.bf16) and (device.type == "cuda" or cpu_has_bf16())
         self.channels_last = bool(cfg.channels_last)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -72,7 +73,7 @@ class FeatureExtractor:
         k = self.cfg.feature_dim
         if k <= 0 or k >= feats.shape[1]:
             return feats
-        x = feats.double()
+        x = feats.float()  # float32 covariance and eigh: half the time of float64 (~0.4 s per init)
         mean = x.mean(0, keepdim=True)
         cov = (x - mean).T @ (x - mean) / max(x.shape[0] - 1, 1)
         evals, evecs = torch.linalg.eigh(cov)  # ascending

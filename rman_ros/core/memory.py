@@ -7,11 +7,95 @@ so `history()` runs the K steps once per distinct history and `last_step()` runs
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+class Memory(NamedTuple):
+    """What the K history steps leave for the candidate step: memory states (U, K, H), the LSTM state
+    (h, c) after T-1, each (U, H), and rec = W_hh h + b (U, 4H) (None without the LSTM)."""
+    states: torch.Tensor
+    h: torch.Tensor
+    c: torch.Tensor
+    rec: Optional[torch.Tensor]
+
+    def detach(self) -> "Memory":
+        return Memory(*(None if t is None else t.detach() for t in self))
+
+
+class _LSTMHistory(torch.autograd.Function):
+    """The K history steps of an LSTM (zero initial state) with a hand-written backward.
+
+    Same maths as K calls of nn.LSTMCell, but the backward forms each weight gradient with ONE matrix
+    product over all U*K steps (autograd would form and sum K of them, each streaming a 4H x H matrix
+    through memory); the input projection of all steps is one product in the forward as well, and the
+    first step skips the recurrent product (h = 0). It also returns `rec = W_hh h_{T-1} + b`, the part of
+    the candidate step's gates that is shared by every candidate of a history, so the weight gradient
+    of the candidate step joins the same product."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, bias):  # x (U, K, D); bias = b_ih + b_hh (4H,)
+        u, k, d = x.shape
+        hd = w_hh.shape[1]
+        gx = torch.addmm(bias, x.reshape(u * k, d), w_ih.t()).view(u, k, 4 * hd)
+        acts = x.new_empty((u, k, 4 * hd))  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        hs = x.new_empty((u, k, hd))
+        cs = x.new_empty((u, k, hd))
+        tcs = x.new_empty((u, k, hd))  # tanh(c)
+        for t in range(k):
+            g = gx[:, t] if t == 0 else torch.addmm(gx[:, t], hs[:, t - 1], w_hh.t())
+            a = acts[:, t]
+            torch.sigmoid(g, out=a)
+            a[:, 2 * hd:3 * hd] = torch.tanh(g[:, 2 * hd:3 * hd])
+            i, f, gg, o = a.chunk(4, 1)
+            c = i * gg if t == 0 else torch.addcmul(i * gg, f, cs[:, t - 1])
+            cs[:, t] = c
+            torch.tanh(c, out=tcs[:, t])
+            torch.mul(o, tcs[:, t], out=hs[:, t])
+        rec = torch.addmm(bias, hs[:, -1], w_hh.t())  # (U, 4H)
+        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs)
+        return hs, cs[:, -1].clone(), rec
+
+    @staticmethod
+    def backward(ctx, g_hs, g_c, g_rec):
+        x, w_ih, w_hh, acts, hs, cs, tcs = ctx.saved_tensors
+        u, k, d = x.shape
+        hd = hs.shape[2]
+        d_gates = acts.new_empty(acts.shape)
+        g_rec = g_rec if g_rec is not None else hs.new_zeros((u, 4 * hd))
+        dh = g_rec @ w_hh
+        dc = g_c if g_c is not None else hs.new_zeros((u, hd))
+        for t in range(k - 1, -1, -1):
+            if g_hs is not None:
+                dh = dh + g_hs[:, t]
+            i, f, gg, o = acts[:, t].chunk(4, 1)
+            tc = tcs[:, t]
+            dc = dc + dh * o * (1 - tc * tc)
+            dg = d_gates[:, t]
+            dg[:, :hd] = dc * gg * i * (1 - i)
+            if t > 0:
+                dg[:, hd:2 * hd] = dc * cs[:, t - 1] * f * (1 - f)
+            else:
+                dg[:, hd:2 * hd] = 0.0
+            dg[:, 2 * hd:3 * hd] = dc * i * (1 - gg * gg)
+            dg[:, 3 * hd:] = dh * tc * o * (1 - o)
+            dc = dc * f
+            if t > 0:
+                dh = dg @ w_hh
+        flat = d_gates.reshape(u * k, 4 * hd)
+        g_x = g_wih = g_whh = g_b = None
+        if ctx.needs_input_grad[0]:
+            g_x = (flat @ w_ih).view(u, k, d)
+        if ctx.needs_input_grad[1]:
+            g_wih = flat.t() @ x.reshape(u * k, d)
+        if ctx.needs_input_grad[2]:  # gates of steps 2..K and rec, against the h that fed them
+            g_whh = torch.cat([d_gates[:, 1:], g_rec[:, None]], 1).reshape(-1, 4 * hd).t() @ hs.reshape(-1, hd)
+        if ctx.needs_input_grad[3]:
+            g_b = flat.sum(0) + g_rec.sum(0)
+        return g_x, g_wih, g_whh, g_b
 
 
 class MemoryGenerator(nn.Module):
@@ -30,34 +114,36 @@ class MemoryGenerator(nn.Module):
         z = ref.new_zeros((b, self.hidden))
         return z, z
 
-    def history(self, hist: torch.Tensor):
-        """hist (U, K, D) ordered T-K..T-1 -> memory states (U, K, H) and the LSTM state (h, c) after T-1."""
+    def history(self, hist: torch.Tensor) -> Memory:
+        """hist (U, K, D) ordered T-K..T-1 -> Memory: states (U, K, H), the LSTM state (h, c) after T-1 and
+        the recurrent gate term of the candidate step."""
         u, k, _ = hist.shape
         if not self.use_lstm:
-            return F.relu(self.fc(hist)), self._zeros(u, hist)
-        h, c = self._zeros(u, hist)
-        states = []
-        for t in range(k):
-            h, c = self.cell(hist[:, t], (h, c))
-            states.append(h)
-        return torch.stack(states, 1), (h, c)
+            h, c = self._zeros(u, hist)
+            return Memory(F.relu(self.fc(hist)), h, c, None)
+        cell = self.cell
+        states, c, rec = _LSTMHistory.apply(hist, cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh)
+        return Memory(states, states[:, -1], c, rec)
 
-    def last_step(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor],
-                  idx: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """One LSTM step for x (B, D) from state ((U, H), (U, H)); sample b uses state row idx[b].
+    def last_step(self, x: torch.Tensor, memory: Memory, idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One LSTM step for x (B, D) from the memory of U histories; sample b uses history idx[b].
 
-        The recurrent term W_hh h + b is computed once per distinct history (U rows) and gathered,
-        so each candidate only costs its input projection (same maths as nn.LSTMCell)."""
+        The recurrent term W_hh h + b comes once per distinct history (U rows) from `history()`, so each
+        candidate only costs its input projection (same maths as nn.LSTMCell)."""
         if not self.use_lstm:
             return F.relu(self.fc(x))
-        h, c = state
+        rec, c = memory.rec, memory.c
         if idx is None:
             idx = torch.arange(x.shape[0], device=x.device)
         cell = self.cell
-        rec = F.linear(h, cell.weight_hh, cell.bias_hh + cell.bias_ih)  # (U, 4H)
-        gates = F.linear(x, cell.weight_ih) + rec[idx]
+        if rec.shape[0] == 1:  # one history (detection): broadcast instead of gathering B copies
+            gates = torch.addmm(rec, x, cell.weight_ih.t())
+            c_prev = c
+        else:
+            gates = torch.addmm(rec[idx], x, cell.weight_ih.t())
+            c_prev = c[idx]
         i, f, g, o = gates.chunk(4, 1)  # PyTorch LSTM gate order
-        c_new = torch.sigmoid(f) * c[idx] + torch.sigmoid(i) * torch.tanh(g)
+        c_new = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c_new)
 
     def naive(self, seq: torch.Tensor):

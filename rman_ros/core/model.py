@@ -83,10 +83,9 @@ class RMANHead(nn.Module):
     def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The candidate step and MAL from precomputed `memory = generator.history(hist)`, so several
         batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass."""
-        states, (h, c) = memory
         hist_idx = hist_idx.to(x.device)
-        h_t = self.generator.last_step(x, (h, c), hist_idx)
-        return self._finish_shared(states, hist_idx, h_t)
+        h_t = self.generator.last_step(x, memory, hist_idx)
+        return self._finish_shared(memory.states, hist_idx, h_t)
 
     def forward_naive(self, seq: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Reference forward over full sequences seq (B, K+1, D) (every sample unrolled on its own)."""

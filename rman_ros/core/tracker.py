@@ -73,7 +73,8 @@ class RMANTracker:
 
     def _collect(self, ff: FrameFeatures, box: np.ndarray, n_pos: int, n_neg: int, trans_neg: float,
                  scale_neg: float, whole_neg: bool):
-        """Positive and negative samples around `box` (labels by IoU, Sec. tracking process)."""
+        """Positive and negative samples around `box` (labels by IoU, Sec. tracking process), and the
+        features of `box` itself."""
         c, rng = self.cfg, self.rng
         bounds = ff.region_bounds()
         pos = draw_labelled("gaussian", box, n_pos, c.trans_pos, c.scale_pos, rng, (c.tau1, 1.0),
@@ -87,7 +88,8 @@ class RMANTracker:
         else:
             neg = draw_labelled("uniform", box, n_neg, trans_neg, scale_neg, rng, (0.0, c.tau2), bounds,
                                 c.min_box_px)
-        return ff(pos), ff(neg)
+        feats = ff(np.concatenate([pos, neg, np.atleast_2d(box)]))  # one RoIAlign pass for all of them
+        return feats[: len(pos)], feats[len(pos):-1], feats[-1]
 
     def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray,
                         feats: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -117,11 +119,11 @@ class RMANTracker:
         self.features.set_normalisation(ff, box)
         t1 = time.perf_counter()
         self.features.proj = None
-        pos, neg = self._collect(ff, box, c.n_pos_init, c.n_init_samples - c.n_pos_init, c.trans_neg_init,
-                                 c.scale_neg_init, whole_neg=True)
+        pos, neg, target = self._collect(ff, box, c.n_pos_init, c.n_init_samples - c.n_pos_init,
+                                         c.trans_neg_init, c.scale_neg_init, whole_neg=True)
         both = self.features.fit_projection(torch.cat([pos, neg]))
         pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
-        target = ff(box)[0]
+        target = self.features.project(target[None])[0]
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
@@ -194,9 +196,10 @@ class RMANTracker:
         if success or c.follow_when_lost:
             self.box = box
         if success:
-            pos, neg = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg, False)
+            pos, neg, target = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg,
+                                             False)
             self.pools.add(self.frame_idx, hist, pos, neg)
-            self.hist.append(ff(box)[0])
+            self.hist.append(target)
         t3 = time.perf_counter()
         self._maybe_update(success)
         t4 = time.perf_counter()

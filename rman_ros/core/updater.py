@@ -36,9 +36,23 @@ def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
     last = list(head.fc2.parameters())
     last_ids = {id(p) for p in last}
     rest = [p for p in head.parameters() if id(p) not in last_ids]
+    # weight decay is added to the gradients in place by sgd_step (SGD's own adds it out of place,
+    # a fresh copy of every gradient per step)
     return torch.optim.SGD([{"params": rest, "lr": lr},
                             {"params": last, "lr": lr * cfg.lr_mult_classifier}],
-                           lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+                           lr=lr, momentum=cfg.momentum, weight_decay=0.0, foreach=True)
+
+
+def sgd_step(head: RMANHead, opt: torch.optim.Optimizer, cfg) -> None:
+    """Gradient-norm clipping, then weight decay (grad += wd * param, as SGD does after clipping), then
+    the SGD-with-momentum step."""
+    params = [p for p in head.parameters() if p.grad is not None]
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+    if cfg.weight_decay > 0:
+        for p in params:
+            p.grad.add_(p, alpha=cfg.weight_decay)
+    opt.step()
 
 
 def batch_losses(out, n_pos: int, cfg):
@@ -78,9 +92,8 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
         memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
-                states, (h, c) = memory
                 head.eval()
-                s = head.forward_from((states.detach(), (h.detach(), c.detach())), in_, xn)["logits"]
+                s = head.forward_from(memory.detach(), in_, xn)["logits"]
                 head.train()
             top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
             xn, in_ = xn[top], in_[top]
@@ -88,9 +101,7 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
         loss, *_ = batch_losses(out, n, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
-        opt.step()
+        sgd_step(head, opt, cfg)
         last = float(loss.detach())
     head.eval()
     return last
