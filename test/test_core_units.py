@@ -92,6 +92,9 @@ def test_sampling_and_iou():
     g = draw("gaussian", box, 1000, 0.6, 1.05, rng)
     d = np.abs(g[:, :2] + g[:, 2:] / 2 - (box[:2] + box[2:] / 2))
     assert d.max() <= 0.6 * 30 + 1e-9 and (g[:, 2] / g[:, 3]).std() < 1e-9
+    a = draw("uniform", box, 1000, 0.3, 1.6, rng, aspect=1.1)  # py-MDNet's bbreg sampler
+    ratio = (a[:, 2] / a[:, 3]) / 2.0
+    assert ratio.min() >= 1.1 ** -2 - 1e-9 and ratio.max() <= 1.1 ** 2 + 1e-9 and ratio.std() > 0.03
 
 
 # ----------------------------------------------------------------------------- backbones

@@ -25,13 +25,15 @@ def xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
 
 
 def draw(kind: str, box: np.ndarray, n: int, trans: float, scale: float, rng: np.random.Generator,
-         bounds: Optional[Tuple[float, float, float, float]] = None, min_side: float = 4.0) -> np.ndarray:
+         bounds: Optional[Tuple[float, float, float, float]] = None, min_side: float = 4.0,
+         aspect: float = 1.0) -> np.ndarray:
     """Draw n boxes around `box`.
 
     gaussian: centre offset mean(w,h)*trans*clip(0.5*randn, -1, 1), size * scale**clip(0.5*randn, -1, 1)
     uniform:  centre offset mean(w,h)*trans*U(-1, 1), size * scale**U(-1, 1)
     whole:    centre uniform inside `bounds`, size * scale**U(-1, 1)... up to the bounds size
     bounds = (x0, y0, x1, y1): sample centres are kept inside it and sizes clipped to it.
+    aspect > 1: the aspect ratio is jittered too, w * a and h / a with a = aspect**U(-1, 1).
     """
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     w, h = box[2], box[3]
@@ -53,6 +55,9 @@ def draw(kind: str, box: np.ndarray, n: int, trans: float, scale: float, rng: np
         raise ValueError(f"unknown sampling kind {kind!r}")
     centres = np.array([cx, cy]) + d
     sizes = np.array([w, h])[None] * s
+    if aspect > 1.0:
+        a = aspect ** rng.uniform(-1, 1, (n, 1))
+        sizes = sizes * np.concatenate([a, 1.0 / a], axis=1)
     sizes = np.maximum(sizes, min_side)
     if bounds is not None:
         x0, y0, x1, y1 = bounds
@@ -64,14 +69,14 @@ def draw(kind: str, box: np.ndarray, n: int, trans: float, scale: float, rng: np
 
 def draw_labelled(kind: str, box: np.ndarray, n: int, trans: float, scale: float, rng: np.random.Generator,
                   iou_range: Tuple[float, float], bounds=None, min_side: float = 4.0,
-                  max_rounds: int = 8) -> np.ndarray:
+                  max_rounds: int = 8, aspect: float = 1.0) -> np.ndarray:
     """Draw up to n boxes whose IoU with `box` lies in [lo, hi] (oversample and filter)."""
     lo, hi = iou_range
     out = np.zeros((0, 4))
     m = n
     for _ in range(max_rounds):
         m *= 2
-        s = draw(kind, box, m, trans, scale, rng, bounds, min_side)
+        s = draw(kind, box, m, trans, scale, rng, bounds, min_side, aspect)
         v = iou(s, box)
         s = s[(v >= lo) & (v <= hi)]
         out = np.concatenate([out, s[: n - len(out)]])

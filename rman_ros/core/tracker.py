@@ -127,8 +127,8 @@ class RMANTracker:
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
-            bb = draw_labelled("uniform", box, c.n_bbreg, 0.3, 1.6, self.rng, (c.bbreg_iou, 1.0),
-                               min_side=c.min_box_px)
+            bb = draw_labelled("uniform", box, c.n_bbreg, c.bbreg_trans, c.bbreg_scale, self.rng,
+                               (c.bbreg_iou, 1.0), min_side=c.min_box_px, aspect=c.bbreg_aspect)
             self.bbreg.fit(self._bbreg_features(ff, bb), bb, box)
         t2 = time.perf_counter()
         self.updater = Updater(self._new_head(), c, self.rng)
