@@ -144,3 +144,18 @@ def test_training_separates_positives_from_negatives():
     with torch.no_grad():
         sp, sn = head.score(hist, pos), head.score(hist, neg)
     assert sp.mean() > 0.8 and sn.mean() < 0.2
+
+
+@pytest.mark.parametrize("keep_first", [False, True])
+def test_sample_pools_window_and_first_frame_anchor(keep_first):
+    from rman_ros.core.pools import SamplePools
+    pools = SamplePools(pos_frames=3, neg_frames=2, keep_first=keep_first)
+    hist = torch.zeros(2, 4)
+    for f in range(6):
+        pools.add(f, hist, torch.full((2, 4), float(f)), torch.full((3, 4), -float(f)))
+    pos, neg = pools.snapshot()
+    assert [r.frame for r in neg] == [4, 5]
+    assert [r.frame for r in pos] == ([0, 3, 4, 5] if keep_first else [3, 4, 5])
+    pos, _ = pools.snapshot(pos_last=2)  # short-term updates use the recent frames only
+    assert [r.frame for r in pos] == [4, 5]
+    assert torch.equal(pools.first.feats, torch.zeros(2, 4))

@@ -140,6 +140,50 @@ def test_async_mode_never_blocks_and_applies_updates():
     assert not any(th.name == "rman-update" and th.is_alive() for th in threading.enumerate())
 
 
+def _deferred_run(frames, boxes, **kw):
+    t = RMANTracker(small_cfg(update_mode="deferred", update_interval=3, update_lag=2, seed=5,
+                              success_threshold=0.0, **kw))
+    t.initialize(frames[0], boxes[0])
+    log = []  # (frame, box, updates_done, update started by this frame)
+    for f in frames[1:]:
+        r = t.track(f)
+        log.append((r["frame"], r["box"], r["updates_done"], t.updater.pending and t.updater._due == r["frame"] + 2))
+    t.close()
+    return t, log
+
+
+def test_deferred_mode_is_deterministic_and_applies_updates_at_their_due_frame():
+    frames, boxes = synthetic(12)
+    _, run1 = _deferred_run(frames, boxes)
+    _, run2 = _deferred_run(frames, boxes)
+    assert run1 == run2  # bit-identical boxes although the training runs on another thread
+    started = [fr for fr, _, _, s in run1 if s]
+    assert started == [3, 6, 9]  # every update_interval frames
+    done = {fr: n for fr, _, n, _ in run1}
+    for fr in started:  # the update started at frame t is swapped in exactly at frame t + update_lag
+        assert done[fr + 1] == done[fr] and done[fr + 2] == done[fr] + 1
+    assert done[11] == 1 + len(started)  # init + three updates (the last one due at frame 11)
+
+
+def test_deferred_update_that_fails_keeps_the_weights(monkeypatch):
+    from rman_ros.core import updater as upd
+    frames, boxes = synthetic(7)
+    t = RMANTracker(small_cfg(update_mode="deferred", update_interval=3, update_lag=2, success_threshold=0.0))
+    t.initialize(frames[0], boxes[0])
+
+    def broken(*a, **k):
+        raise RuntimeError("training exploded")
+    monkeypatch.setattr(upd, "train_head", broken)
+    for f in frames[1:4]:
+        t.track(f)
+    front = t.updater.front
+    t.track(frames[4])
+    r = t.track(frames[5])  # due frame of the update started at frame 3
+    assert "training exploded" in r["update_error"] and r["updates_done"] == 1
+    assert t.updater.front is front and not t.updater.pending
+    t.close()
+
+
 def test_set_config_changes_runtime_fields_only():
     frames, boxes = synthetic(6)
     t = RMANTracker(small_cfg(update_interval=100))

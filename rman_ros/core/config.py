@@ -101,6 +101,8 @@ class RMANConfig:
     # ---------------- sample pools (py-MDNet conventions) ----------------
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))
     neg_pool_frames: int = _f(20, "frames kept in the negative pool", "py-mdnet", (1, 100000))
+    keep_first_frame: bool = _f(False, "keep the first frame's positives in every long-term update after they "
+                                "leave the pos_pool_frames window", "ours")
     short_term_frames: int = _f(20, "frames used by a failure-triggered (short-term) update", "py-mdnet",
                                 (1, 100000))
     # ---------------- failure handling (py-MDNet conventions) ----------------
@@ -144,8 +146,12 @@ class RMANConfig:
     use_lb: bool = _f(True, "use the Lb loss (Eq. 6)", "paper")
     # ---------------- runtime ----------------
     device: str = _f("auto", "auto, cpu, cuda or cuda:N (auto falls back to cpu)", "ours")
-    update_mode: str = _f("sync", "sync: deterministic updates in track(); async: background thread",
-                          "ours", choices=["sync", "async"])
+    update_mode: str = _f("sync", "sync: updates run inside track() (deterministic); async: on a background "
+                          "thread, swapped in when done (never waits; timing-dependent); deferred: on a background "
+                          "thread, swapped in exactly update_lag frames after they start (deterministic, uses a "
+                          "second core)", "ours", choices=["sync", "async", "deferred"])
+    update_lag: int = _f(10, "deferred mode: an update started at frame t is applied before frame t + this is "
+                         "tracked (track() waits for it if it has not finished)", "ours", (1, 10000), runtime=True)
     seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))
     num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged)", "ours", (0, 256))
     bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it", "ours")

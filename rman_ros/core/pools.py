@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -18,13 +18,21 @@ class FrameSamples:
 
 
 class SamplePools:
-    def __init__(self, pos_frames: int, neg_frames: int):
+    """pos_frames / neg_frames most recent frames; with keep_first, the first frame's positives stay in
+    the long-term pool after they would have aged out (an anchor against drift)."""
+
+    def __init__(self, pos_frames: int, neg_frames: int, keep_first: bool = False):
         self.pos: deque = deque(maxlen=pos_frames)
         self.neg: deque = deque(maxlen=neg_frames)
+        self.keep_first = keep_first
+        self.first: Optional[FrameSamples] = None
 
     def add(self, frame: int, hist: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> None:
         if pos.shape[0]:
-            self.pos.append(FrameSamples(frame, hist, pos))
+            rec = FrameSamples(frame, hist, pos)
+            if self.first is None:
+                self.first = rec
+            self.pos.append(rec)
         if neg.shape[0]:
             self.neg.append(FrameSamples(frame, hist, neg))
 
@@ -33,6 +41,8 @@ class SamplePools:
         pos: List[FrameSamples] = list(self.pos)
         if pos_last > 0:
             pos = pos[-pos_last:]
+        elif self.keep_first and self.first is not None and (not pos or pos[0] is not self.first):
+            pos = [self.first] + pos
         return pos, list(self.neg)
 
     def __len__(self) -> int:

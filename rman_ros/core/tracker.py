@@ -134,8 +134,8 @@ class RMANTracker:
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
         self.updater.update([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)], c.init_iters,
-                            c.lr_init, asynchronous=False)
-        self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
+                            c.lr_init)
+        self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames, c.keep_first_frame)
         keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update]).to(neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
         self.box = box
@@ -176,6 +176,9 @@ class RMANTracker:
         self.frame_idx += 1
         H, W = image.shape[:2]
         self.box = self._fit_into(self.box, W, H)
+        ta = time.perf_counter()
+        self.updater.apply_due(self.frame_idx)  # deferred mode: swap in the update due at this frame
+        t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
         head = self.updater.front  # a local reference: an async swap cannot change it mid-frame
@@ -203,13 +206,12 @@ class RMANTracker:
         t3 = time.perf_counter()
         self._maybe_update(success)
         t4 = time.perf_counter()
-        timings = {"features": t1 - t0, "detect": t2 - t1, "collect": t3 - t2, "update": t4 - t3,
-                   "total": t4 - t0}
+        timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": t3 - t2,
+                   "update": t4 - t3 + t_apply, "total": t4 - t0}
         return self._result(self.box, score, timings)
 
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
-        asyn = c.update_mode == "async"
         since = self.frame_idx - self.last_update_frame
         if not success and since >= c.failure_update_gap:  # failure: short-term update early
             pos, neg = self.pools.snapshot(c.short_term_frames)
@@ -217,7 +219,8 @@ class RMANTracker:
             pos, neg = self.pools.snapshot()
         else:
             return
-        if self.updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, asyn):
+        if self.updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
+                               due=self.frame_idx + c.update_lag):
             self.last_update_frame = self.frame_idx
 
     def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:

@@ -108,8 +108,13 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
 
 
 class Updater:
-    """Owns the head used for tracking (`front`). Sync: trains it in place. Async: trains a copy (`back`)
-    on a background thread and swaps the two when done, so tracking never waits for training."""
+    """Owns the head used for tracking (`front`). Three modes:
+
+    - sync: trains `front` in place, in the calling thread;
+    - async: trains a copy (`back`) on a background thread and swaps the two when training ends, so
+      tracking never waits (which frame first sees the new weights depends on timing);
+    - deferred: like async, but the swap happens at a fixed frame chosen when the update starts
+      (`apply_due`), so results are deterministic for a seed while the training runs beside the frames."""
 
     def __init__(self, head: RMANHead, cfg, rng: np.random.Generator):
         self.cfg = cfg
@@ -122,44 +127,92 @@ class Updater:
         self.last_loss = float("nan")
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
+        self._due: Optional[int] = None  # deferred mode: frame at which the pending update is applied
+        self._trained: Optional[Tuple[RMANHead, float, float]] = None  # deferred result: head, loss, seconds
 
     @property
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def update(self, pos_recs, neg_recs, iters: int, lr: float, asynchronous: bool) -> bool:
-        """Start (async) or run (sync) an update; returns False when an async update is still running."""
-        if not asynchronous:
+    @property
+    def pending(self) -> bool:
+        """A deferred update has been started and not yet applied."""
+        return self._due is not None
+
+    def update(self, pos_recs, neg_recs, iters: int, lr: float, mode: str = "sync",
+               due: Optional[int] = None) -> bool:
+        """Run (sync) or start (async, deferred) an update. Deferred updates are applied by
+        `apply_due(frame)` once frame >= due; starting one first applies any pending one. Returns False
+        only when an async update is still running (the request is dropped)."""
+        if mode == "sync":
             t0 = time.perf_counter()
             self.last_loss = train_head(self.front, pos_recs, neg_recs, iters, lr, self.cfg, self.rng)
             self.last_update_s = time.perf_counter() - t0
             self.updates_done += 1
             return True
-        if self.busy:
+        if mode == "deferred":
+            if due is None:
+                raise ValueError("a deferred update needs the frame it is due at")
+            self.apply_pending()
+        elif mode != "async":
+            raise ValueError(f"unknown update mode {mode!r}")
+        elif self.busy:
             return False
         if self.back is None:
             self.back = copy.deepcopy(self.front)
         else:
             self.back.load_state_dict(self.front.state_dict())
         seed = int(self.rng.integers(0, 2**63 - 1))
-        self._thread = threading.Thread(target=self._run_async, name="rman-update", daemon=False,
-                                        args=(self.back, pos_recs, neg_recs, iters, lr, seed))
+        self._due = due if mode == "deferred" else None
+        # intra-op thread counts are per thread (OpenMP): the training thread takes the caller's, so its
+        # reductions run in the same order every time
+        self._thread = threading.Thread(target=self._run_background, name="rman-update", daemon=False,
+                                        args=(self.back, pos_recs, neg_recs, iters, lr, seed, mode == "async",
+                                              torch.get_num_threads()))
         self._thread.start()
         return True
 
-    def _run_async(self, head, pos_recs, neg_recs, iters, lr, seed) -> None:
+    def _run_background(self, head, pos_recs, neg_recs, iters, lr, seed, swap_when_done: bool,
+                        threads: int) -> None:
+        torch.set_num_threads(threads)
         t0 = time.perf_counter()
         try:
             loss = train_head(head, pos_recs, neg_recs, iters, lr, self.cfg, np.random.default_rng(seed))
         except Exception:  # reported through `error` / the track() result, never swallowed silently
             self.error = traceback.format_exc(limit=5)
             return
+        if not swap_when_done:  # deferred: the tracking thread swaps at the due frame
+            self._trained = (head, loss, time.perf_counter() - t0)
+            return
         with self._lock:
-            self.back, self.front = self.front, head  # double-buffer swap
-            self.last_loss = loss
-            self.last_update_s = time.perf_counter() - t0
-            self.updates_done += 1
-            self.error = None
+            self._swap_in(head, loss, time.perf_counter() - t0)
+
+    def _swap_in(self, head: RMANHead, loss: float, seconds: float) -> None:
+        self.back, self.front = self.front, head  # double-buffer swap
+        self.last_loss = loss
+        self.last_update_s = seconds
+        self.updates_done += 1
+        self.error = None
+
+    def apply_due(self, frame: int) -> bool:
+        """Deferred mode: apply the pending update when `frame` has reached its due frame (waiting for
+        the training if it has not finished). Returns True when new weights were swapped in."""
+        if self._due is None or frame < self._due:
+            return False
+        return self.apply_pending()
+
+    def apply_pending(self) -> bool:
+        """Wait for a pending deferred update and swap it in (a failed one keeps the current weights and
+        leaves its traceback in `error`)."""
+        if self._due is None:
+            return False
+        self.wait()
+        self._due = None
+        trained, self._trained = self._trained, None
+        if trained is None:
+            return False
+        self._swap_in(*trained)
+        return True
 
     def wait(self, timeout: Optional[float] = None) -> None:
         if self._thread is not None:
@@ -168,3 +221,5 @@ class Updater:
     def close(self) -> None:
         self.wait()
         self._thread = None
+        self._due = None
+        self._trained = None
