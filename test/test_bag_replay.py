@@ -38,3 +38,16 @@ def test_lockstep_replay_matches_direct_core_run(bag, tmp_path):
     assert (tmp_path / "score" / "boxes.txt").read_text().count("\n") == FRAMES
     # init frame = the gt box, as in OTB one-pass evaluation
     np.testing.assert_allclose(node["boxes"][0], direct["boxes"][0])
+
+
+def test_lockstep_replay_with_deferred_updates_is_bit_identical_to_the_core(bag, tmp_path):
+    """Deferred updates train beside the frames yet swap in at fixed frames: the node's output on a
+    replay is exactly the core's, although the training ran on another thread in both."""
+    params = {**PARAMS, "tracker.update_mode": "deferred", "tracker.update_interval": 5, "tracker.update_lag": 3}
+    node = run_score(bag, tmp_path / "score", params_file=launcher.DEFAULT_PARAMS, params=params,
+                     lockstep=True, namespace=f"replay_{random.randint(0, 1 << 30)}", log=lambda *a: None)
+    direct = direct_run(bag, params_file=launcher.DEFAULT_PARAMS, params=params)
+    assert node["frames_with_output"] == FRAMES
+    np.testing.assert_array_equal(np.isnan(node["boxes"]), np.isnan(direct["boxes"]))
+    np.testing.assert_allclose(node["boxes"], direct["boxes"], rtol=0, atol=1e-6)
+    assert node["auc"] == pytest.approx(direct["auc"], abs=1e-9)

@@ -140,29 +140,32 @@ def test_async_mode_never_blocks_and_applies_updates():
     assert not any(th.name == "rman-update" and th.is_alive() for th in threading.enumerate())
 
 
-def _deferred_run(frames, boxes, **kw):
-    t = RMANTracker(small_cfg(update_mode="deferred", update_interval=3, update_lag=2, seed=5,
-                              success_threshold=0.0, **kw))
+def _deferred_run(frames, boxes, interval, lag):
+    t = RMANTracker(small_cfg(update_mode="deferred", update_interval=interval, update_lag=lag, seed=5,
+                              success_threshold=0.0))
     t.initialize(frames[0], boxes[0])
-    log = []  # (frame, box, updates_done, update started by this frame)
+    log = []  # (frame, box, updates_done, an update started in this frame)
     for f in frames[1:]:
         r = t.track(f)
-        log.append((r["frame"], r["box"], r["updates_done"], t.updater.pending and t.updater._due == r["frame"] + 2))
+        log.append((r["frame"], r["box"], r["updates_done"], t.updater._due == r["frame"] + lag))
     t.close()
-    return t, log
+    return log
 
 
-def test_deferred_mode_is_deterministic_and_applies_updates_at_their_due_frame():
+@pytest.mark.parametrize("interval,lag,starts", [(3, 2, [3, 6, 9]),   # lag < N3: the paper's schedule
+                                                 (2, 3, [2, 5, 8, 11])])  # lag > N3: one in flight
+def test_deferred_mode_is_deterministic_and_applies_updates_at_their_due_frame(interval, lag, starts):
     frames, boxes = synthetic(12)
-    _, run1 = _deferred_run(frames, boxes)
-    _, run2 = _deferred_run(frames, boxes)
+    run1 = _deferred_run(frames, boxes, interval, lag)
+    run2 = _deferred_run(frames, boxes, interval, lag)
     assert run1 == run2  # bit-identical boxes although the training runs on another thread
-    started = [fr for fr, _, _, s in run1 if s]
-    assert started == [3, 6, 9]  # every update_interval frames
+    assert [fr for fr, _, _, s in run1 if s] == starts
     done = {fr: n for fr, _, n, _ in run1}
-    for fr in started:  # the update started at frame t is swapped in exactly at frame t + update_lag
-        assert done[fr + 1] == done[fr] and done[fr + 2] == done[fr] + 1
-    assert done[11] == 1 + len(started)  # init + three updates (the last one due at frame 11)
+    for fr in starts:  # the update started at frame t is swapped in exactly at frame t + update_lag
+        assert all(done[fr + i] == done[fr] for i in range(1, lag) if fr + i in done)
+        if fr + lag in done:
+            assert done[fr + lag] == done[fr] + 1
+    assert done[11] == 1 + sum(fr + lag <= 11 for fr in starts)
 
 
 def test_deferred_update_that_fails_keeps_the_weights(monkeypatch):

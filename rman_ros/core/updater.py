@@ -142,8 +142,8 @@ class Updater:
     def update(self, pos_recs, neg_recs, iters: int, lr: float, mode: str = "sync",
                due: Optional[int] = None) -> bool:
         """Run (sync) or start (async, deferred) an update. Deferred updates are applied by
-        `apply_due(frame)` once frame >= due; starting one first applies any pending one. Returns False
-        only when an async update is still running (the request is dropped)."""
+        `apply_due(frame)` once frame >= due. Returns False when the request is dropped: an async update
+        is still running, or a deferred one has not been applied yet."""
         if mode == "sync":
             t0 = time.perf_counter()
             self.last_loss = train_head(self.front, pos_recs, neg_recs, iters, lr, self.cfg, self.rng)
@@ -153,7 +153,8 @@ class Updater:
         if mode == "deferred":
             if due is None:
                 raise ValueError("a deferred update needs the frame it is due at")
-            self.apply_pending()
+            if self.pending:  # refused (decided by frame counts, not timing, so still deterministic)
+                return False
         elif mode != "async":
             raise ValueError(f"unknown update mode {mode!r}")
         elif self.busy:
