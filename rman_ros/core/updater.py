@@ -196,16 +196,10 @@ class Updater:
         self.error = None
 
     def apply_due(self, frame: int) -> bool:
-        """Deferred mode: apply the pending update when `frame` has reached its due frame (waiting for
-        the training if it has not finished). Returns True when new weights were swapped in."""
+        """Deferred mode: apply the pending update when `frame` has reached its due frame, waiting for
+        the training if it has not finished (a failed one keeps the current weights and leaves its
+        traceback in `error`). Returns True when new weights were swapped in."""
         if self._due is None or frame < self._due:
-            return False
-        return self.apply_pending()
-
-    def apply_pending(self) -> bool:
-        """Wait for a pending deferred update and swap it in (a failed one keeps the current weights and
-        leaves its traceback in `error`)."""
-        if self._due is None:
             return False
         self.wait()
         self._due = None
