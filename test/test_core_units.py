@@ -195,3 +195,25 @@ def test_vggm_pth_loader(tmp_path):
         build_backbone("vggm", 16, str(bad))
     with pytest.raises(ValueError, match="backbone_weights"):
         build_backbone("vggm", 16, "")
+
+
+def test_pca_subspace_iteration_matches_a_full_eigendecomposition():
+    from rman_ros.core.config import RMANConfig
+    from rman_ros.core.features import FeatureExtractor, top_eigenpairs
+    g = torch.Generator().manual_seed(3)
+    n, d, k = 5000, 300, 32  # > 2 x 2048 rows: the iterations use a strided subset
+    spectrum = torch.cat([torch.linspace(10.0, 2.0, 40), torch.full((d - 40,), 0.05)])
+    x = (torch.randn(n, d, generator=g) * spectrum.sqrt()) @ torch.linalg.qr(torch.randn(d, d, generator=g))[0]
+    xc = x - x.mean(0, keepdim=True)
+    ev, vec = torch.linalg.eigh(xc.T @ xc / (n - 1))
+    vals, basis = top_eigenpairs(xc, k)
+    assert torch.allclose(vals, ev[-k:].flip(0), rtol=1e-3)
+    overlap = torch.linalg.svdvals(vec[:, -k:].T @ basis)  # cosines of the principal angles
+    assert overlap.min() > 0.999
+    assert torch.allclose(basis.T @ basis, torch.eye(k), atol=1e-4)
+    # the projection decorrelates the features and keeps unit average variance per dimension
+    ex = FeatureExtractor(RMANConfig(feature_dim=k), torch.device("cpu"))
+    y = ex.fit_projection(x)
+    cov = torch.cov(y.T)
+    assert y.shape == (n, k) and cov.diagonal().mean().item() == pytest.approx(1.0, rel=1e-3)
+    assert (cov - torch.diag(cov.diagonal())).abs().max() < 1e-3
