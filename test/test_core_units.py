@@ -10,6 +10,7 @@ from rman_ros.core.bbreg import BBoxRegressor, _targets
 from rman_ros.core.config import RMANConfig
 from rman_ros.core.roi_align import roi_align, roi_align_naive, roi_align_same_box
 from rman_ros.core.sampling import draw, draw_labelled, iou
+from rman_ros.core.scale_filter import ScaleFilter
 from rman_ros.core.variants import ABLATIONS
 
 
@@ -114,6 +115,43 @@ def test_bbreg_recovers_a_linear_feature_model():
     stiff = BBoxRegressor(alpha=1e9)
     stiff.fit(feats, boxes, gt)
     np.testing.assert_allclose(stiff.predict(feats, boxes), boxes, rtol=1e-3, atol=1e-2)
+
+
+# ----------------------------------------------------------------------------- scale filter
+def _appearance(log_scales, dim=40, seed=3):
+    """Smooth random features of a target seen at the given log relative scales (D = dim)."""
+    rng = np.random.default_rng(seed)
+    freq, phase = rng.uniform(2.0, 12.0, dim), rng.uniform(0, 2 * np.pi, dim)
+    return np.sin(np.asarray(log_scales)[:, None] * freq[None] + phase[None])
+
+
+def test_scale_filter_finds_the_size_change_of_a_shifted_pyramid():
+    sf = ScaleFilter(n_scales=33, step=1.02, lr=0.025)
+    box = np.array([40.0, 30.0, 20.0, 50.0])
+    pyr = sf.boxes(box)
+    assert pyr.shape == (33, 4) and np.allclose(pyr[16], box)
+    np.testing.assert_allclose(pyr[:, :2] + pyr[:, 2:] / 2, np.repeat((box[:2] + box[2:] / 2)[None], 33, 0))
+    np.testing.assert_allclose(pyr[-1, 2:] / box[2:], 1.02 ** 16)
+    with pytest.raises(ValueError, match="before its first update"):
+        sf.detect(np.zeros((33, 40)))
+    steps = np.log(sf.factors)
+    sf.update(_appearance(steps))  # learned on a correctly sized box
+    assert sf.detect(_appearance(steps)) == 1.0
+    for k in (-8, -4, 4, 8):
+        # the box is 1.02**k too large: pyramid entry j shows the target at relative scale steps[j] + k steps
+        err = k * np.log(1.02)
+        first = np.log(sf.detect(_appearance(steps + err)))
+        assert np.sign(first) == -np.sign(k), k  # shrinks an oversized box, grows an undersized one
+        for _ in range(12):  # applied frame after frame (as in tracking), the size error shrinks
+            err += np.log(sf.detect(_appearance(steps + err)))
+        assert abs(err) <= 2 * np.log(1.02) + 1e-9, k  # to within two pyramid steps
+    # the model is a running average with rate lr (DSST)
+    before, fresh = sf.num.copy(), ScaleFilter(n_scales=33, step=1.02)
+    sf.update(_appearance(steps, seed=9))
+    fresh.update(_appearance(steps, seed=9))
+    np.testing.assert_allclose(sf.num, 0.975 * before + 0.025 * fresh.num)
+    with pytest.raises(ValueError):
+        ScaleFilter(n_scales=2)
 
 
 def test_efficientnet_loads_strictly_and_cuts():

@@ -97,6 +97,14 @@ class RMANConfig:
                            "1 = take the new size, as py-MDNet). Damps a slow growth (~3 %/frame) that the "
                            "first-frame box regression shows as appearance changes", "ours", (0.0, 1.0),
                            runtime=True)
+    scale_filter: bool = _f(False, "box size from a DSST-style scale filter (gradient histograms of a 33-box scale "
+                            "pyramid), learned online from the tracked boxes; bbox regression then refines the "
+                            "position only. The paper names better scale estimation as future work", "ours")
+    scale_filter_scales: int = _f(33, "scale filter: number of pyramid scales (DSST: 33)", "ours", (3, 129))
+    scale_filter_step: float = _f(1.02, "scale filter: size ratio between neighbouring scales (DSST: 1.02)", "ours",
+                                  (1.001, 1.5))
+    scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST: 0.025)", "ours",
+                                (0.0, 1.0))
     top_k: int = _f(5, "average the top-k candidates as the detection", "py-mdnet", (1, 1000), runtime=True)
     # ---------------- sample pools (py-MDNet conventions) ----------------
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))

@@ -43,6 +43,7 @@ class FrameFeatures:
         self.origin = origin
         self.scale = scale
         self.region_px = region_px
+        self.gray: Optional[np.ndarray] = None  # float32 grayscale of `image`, made on first use
 
     def region_bounds(self):
         """Image-coordinate extent of the search region (x0, y0, x1, y1), clipped to the image."""

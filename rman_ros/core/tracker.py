@@ -6,6 +6,7 @@ import time
 from collections import deque
 from typing import Dict, Optional
 
+import cv2
 import numpy as np
 import torch
 
@@ -17,6 +18,7 @@ from .model import RMANHead
 from .pools import FrameSamples, SamplePools
 from .runtime import resolve_device, tune_glibc_malloc
 from .sampling import draw, draw_labelled, iou
+from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
 
 
@@ -91,6 +93,13 @@ class RMANTracker:
         feats = ff(np.concatenate([pos, neg, np.atleast_2d(box)]))  # one RoIAlign pass for all of them
         return feats[: len(pos)], feats[len(pos):-1], feats[-1]
 
+    def _scale_feats(self, ff: FrameFeatures, boxes: np.ndarray) -> np.ndarray:
+        """Scale-pyramid features (S, D) of `boxes` for the scale filter: pixels, as DSST. (The RoI features of
+        the frame map were tried: they are not scale-covariant, and the filter then holds the size.)"""
+        if ff.gray is None:
+            ff.gray = cv2.cvtColor(ff.image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+        return pixel_pyramid(ff.gray, boxes, self._scale_model)
+
     def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray,
                         feats: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Box-regression input: the boxes' own features (reused when given) or, with bbreg_context,
@@ -125,6 +134,11 @@ class RMANTracker:
         pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
         target = self.features.project(target[None])[0]
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
+        self.scale_filter = None
+        if c.scale_filter:
+            self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
+            self._scale_model = model_size(box[2:])
+            self.scale_filter.update(self._scale_feats(ff, self.scale_filter.boxes(box)))
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
             bb = draw_labelled("uniform", box, c.n_bbreg, c.bbreg_trans, c.bbreg_scale, self.rng,
@@ -189,6 +203,10 @@ class RMANTracker:
         box = cands[top].mean(0)
         if success and c.use_bbreg:
             box = self.bbreg.predict(self._bbreg_features(ff, cands[top], feats[top]), cands[top]).mean(0)
+        if success and self.scale_filter is not None:  # size from the scale pyramid at the refined centre
+            sf = self.scale_filter
+            size = self.box[2:] * sf.detect(self._scale_feats(ff, sf.boxes(box, self.box[2:])))
+            box = np.concatenate([box[:2] + box[2:] / 2 - size / 2, size])
         if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
             size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
             box = np.concatenate([box[:2] + (box[2:] - size) / 2, size])
@@ -203,6 +221,8 @@ class RMANTracker:
                                              False)
             self.pools.add(self.frame_idx, hist, pos, neg)
             self.hist.append(target)
+            if self.scale_filter is not None:
+                self.scale_filter.update(self._scale_feats(ff, self.scale_filter.boxes(box)))
         t3 = time.perf_counter()
         self._maybe_update(success)
         t4 = time.perf_counter()
