@@ -290,3 +290,29 @@ def test_scale_filter_keeps_the_box_size_on_bolt2():
     t.initialize(frames[0], gt[0])
     ratio = [np.sqrt(np.prod(t.track(f)["box"][2:]) / np.prod(g[2:])) for f, g in zip(frames[1:], gt[1:])]
     assert 0.75 < np.median(ratio[50:]) < 1.3, np.median(ratio[50:])
+
+
+def jumping(n=20, at=6, jump=(60, 40)):
+    """The synthetic square, but at frame `at` it jumps by `jump` px: out of reach of the candidates around
+    the last box, still inside the (lost-mode) search region."""
+    rng = np.random.default_rng(0)
+    tex = rng.integers(150, 255, (24, 24, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for t in range(n):
+        img = rng.integers(0, 60, (200, 260, 3), dtype=np.uint8)
+        x, y = 60 + 2 * t + (jump[0] if t >= at else 0), 60 + (jump[1] if t >= at else 0)
+        img[y:y + 24, x:x + 24] = tex
+        frames.append(img)
+        boxes.append((x, y, 24, 24))
+    return frames, np.array(boxes, float)
+
+
+@pytest.mark.parametrize("redetect_after", [0, 3])
+def test_redetection_finds_a_target_that_jumped(redetect_after):
+    frames, boxes = jumping()
+    t = RMANTracker(small_cfg(redetect_after=redetect_after, region_px_lost=320))
+    t.initialize(frames[0], boxes[0])
+    res = [t.track(f) for f in frames[1:]]
+    assert iou(res[3]["box"], boxes[4]) > 0.6 and res[6]["state"] == "lost"  # tracked, then lost at the jump
+    found = [iou(r["box"], b) > 0.6 and r["state"] == "tracking" for r, b in zip(res[-8:], boxes[-8:])]
+    assert all(found) if redetect_after else not any(found)

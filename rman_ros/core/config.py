@@ -97,9 +97,11 @@ class RMANConfig:
                            "1 = take the new size, as py-MDNet). Damps a slow growth (~3 %/frame) that the "
                            "first-frame box regression shows as appearance changes", "ours", (0.0, 1.0),
                            runtime=True)
-    scale_filter: bool = _f(False, "box size from a DSST-style scale filter (gradient histograms of a 33-box scale "
+    scale_filter: bool = _f(True, "box size from a DSST-style scale filter (gradient histograms of a 33-box scale "
                             "pyramid), learned online from the tracked boxes; bbox regression then refines the "
-                            "position only. The paper names better scale estimation as future work", "ours")
+                            "position only (False: the paper's first-frame bbox regression sets the size too). "
+                            "The paper names better scale estimation as future work. OTB-18 AUC 0.642 vs 0.576 "
+                            "(3 seeds)", "ours")
     scale_filter_scales: int = _f(33, "scale filter: number of pyramid scales (DSST: 33)", "ours", (3, 129))
     scale_filter_step: float = _f(1.02, "scale filter: size ratio between neighbouring scales (DSST: 1.02)", "ours",
                                   (1.001, 1.5))
@@ -122,6 +124,9 @@ class RMANConfig:
                                  "updates on every failed frame (gap 1)", "ours", (1, 10000), runtime=True)
     follow_when_lost: bool = _f(True, "when lost, still move the search centre to the top-k candidates (py-MDNet)"
                                 " instead of holding the last confident box", "py-mdnet", runtime=True)
+    redetect_after: int = _f(0, "after this many consecutive lost frames, draw half of the candidates uniformly "
+                             "over the whole search region instead of around the last box (0 = off)", "ours",
+                             (0, 100000), runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------

@@ -157,6 +157,7 @@ class RMANTracker:
         self.last_update_frame = 0
         self.trans = c.trans
         self.lost = False
+        self.n_lost = 0  # consecutive lost frames
         self.initialized = True
         t3 = time.perf_counter()
         timings = {"features": t1 - t0, "samples": t2 - t1, "train": t3 - t2, "total": t3 - t0}
@@ -173,12 +174,20 @@ class RMANTracker:
     def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
         c = self.cfg
         h, w = ff.image.shape[:2]
-        cands = draw("gaussian", self.box, c.n_candidates, self.trans, c.scale_step, self.rng,
+        n_wide = c.n_candidates // 2 if 0 < c.redetect_after <= self.n_lost else 0
+        cands = draw("gaussian", self.box, c.n_candidates - n_wide, self.trans, c.scale_step, self.rng,
                      bounds=(0.0, 0.0, float(w), float(h)), min_side=c.min_box_px)
+        if n_wide:  # lost for a while: search the whole region too
+            wide = draw("whole", self.box, n_wide, 0.0, c.scale_step, self.rng, bounds=ff.region_bounds(),
+                        min_side=c.min_box_px)
+            cands = np.concatenate([cands, wide])
         feats = ff(cands)
         scores = head.score(hist, feats)
         k = min(c.top_k, len(cands))
         top = torch.topk(scores, k).indices.cpu().numpy()
+        if n_wide:  # average only the top candidates next to the best one, not ones spread over the region
+            ctr = cands[top, :2] + cands[top, 2:] / 2
+            top = top[np.linalg.norm(ctr - ctr[0], axis=1) <= self.box[2:].mean()]
         return cands, feats, scores.cpu().numpy(), top
 
     def track(self, image) -> Dict:
@@ -213,6 +222,7 @@ class RMANTracker:
         box = self._fit_into(box, W, H)
         t2 = time.perf_counter()
         self.lost = not success
+        self.n_lost = 0 if success else self.n_lost + 1
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
         if success or c.follow_when_lost:
             self.box = box
