@@ -145,6 +145,7 @@ def test_scale_filter_finds_the_size_change_of_a_shifted_pyramid():
         for _ in range(12):  # applied frame after frame (as in tracking), the size error shrinks
             err += np.log(sf.detect(_appearance(steps + err)))
         assert abs(err) <= 2 * np.log(1.02) + 1e-9, k  # to within two pyramid steps
+    assert sf.detect(np.zeros((33, 40))) == 1.0  # nothing to match (a blank frame): keep the size
     # the model is a running average with rate lr (DSST)
     before, fresh = sf.num.copy(), ScaleFilter(n_scales=33, step=1.02)
     sf.update(_appearance(steps, seed=9))

@@ -68,8 +68,12 @@ class ScaleFilter:
         return np.fft.ifft((np.conj(self.num) * z).sum(1) / (self.den + self.lam)).real
 
     def detect(self, feats) -> float:
-        """Size multiplier (one of the pyramid factors) that best matches the learned appearance."""
-        return float(self.factors[int(np.argmax(self.response(feats)))])
+        """Size multiplier (one of the pyramid factors) that best matches the learned appearance; 1 when the
+        response has no positive peak (e.g. a blank frame)."""
+        y = self.response(feats)
+        if not np.all(np.isfinite(y)) or y.max() <= 0:
+            return 1.0
+        return float(self.factors[int(np.argmax(y))])
 
 
 def model_size(wh: np.ndarray, area: float = 1024.0, cell: int = 4) -> tuple:
