@@ -125,7 +125,8 @@ class RMANConfig:
     follow_when_lost: bool = _f(True, "when lost, still move the search centre to the top-k candidates (py-MDNet)"
                                 " instead of holding the last confident box", "py-mdnet", runtime=True)
     redetect_after: int = _f(0, "after this many consecutive lost frames, draw half of the candidates uniformly "
-                             "over the whole search region instead of around the last box (0 = off)", "ours",
+                             "over the whole search region instead of around the last box (0 = off; 10 scored OTB-18 AUC 0.624 "
+                             "vs 0.631, 3 seeds: Biker gains, Bird1 jumps to the wrong place)", "ours",
                              (0, 100000), runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
