@@ -100,8 +100,8 @@ class RMANConfig:
     scale_filter: bool = _f(True, "box size from a DSST-style scale filter (gradient histograms of a 33-box scale "
                             "pyramid), learned online from the tracked boxes; bbox regression then refines the "
                             "position only (False: the paper's first-frame bbox regression sets the size too). "
-                            "The paper names better scale estimation as future work. OTB-18 AUC 0.642 vs 0.576 "
-                            "(3 seeds)", "ours")
+                            "The paper names better scale estimation as future work. OTB-18 AUC 0.631 vs 0.576 "
+                            "(3 seeds, session 6)", "ours")
     scale_filter_scales: int = _f(33, "scale filter: number of pyramid scales (DSST: 33)", "ours", (3, 129))
     scale_filter_step: float = _f(1.02, "scale filter: size ratio between neighbouring scales (DSST: 1.02)", "ours",
                                   (1.001, 1.5))

@@ -86,7 +86,8 @@ def model_size(wh: np.ndarray, area: float = 1024.0, cell: int = 4) -> tuple:
 
 def _working_patch(gray: np.ndarray, box: np.ndarray, scale: float):
     """The region `box` (x, y, w, h) of `gray`, resampled by `scale` (anti-aliased when shrinking; pixels
-    outside the image repeat the border). Returns (patch, origin) with origin = image point of patch (0, 0)."""
+    outside the image repeat the border). Returns (patch, origin, (fx, fy)): origin is the image point at patch
+    pixel (0, 0), fx and fy the scales actually applied."""
     import cv2
 
     h_img, w_img = gray.shape
