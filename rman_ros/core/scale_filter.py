@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import cv2
 import numpy as np
 
 
@@ -88,8 +89,6 @@ def _working_patch(gray: np.ndarray, box: np.ndarray, scale: float):
     """The region `box` (x, y, w, h) of `gray`, resampled by `scale` (anti-aliased when shrinking; pixels
     outside the image repeat the border). Returns (patch, origin, (fx, fy)): origin is the image point at patch
     pixel (0, 0), fx and fy the scales actually applied."""
-    import cv2
-
     h_img, w_img = gray.shape
     x0, y0 = int(np.floor(box[0])) - 1, int(np.floor(box[1])) - 1
     x1, y1 = int(np.ceil(box[0] + box[2])) + 2, int(np.ceil(box[1] + box[3])) + 2
@@ -109,8 +108,6 @@ def pixel_pyramid(gray: np.ndarray, boxes: np.ndarray, model_wh: tuple, cell: in
     shows the same content at every frame: per cell of `cell` x `cell` pixels, a magnitude-weighted
     histogram of unsigned gradient orientations (linear votes between bins, L2-normalised per cell) and the
     mean intensity. gray: HxW float32 in [0, 1]; boxes (S, 4) x, y, w, h, nested about one centre -> (S, D)."""
-    import cv2
-
     boxes = np.asarray(boxes, dtype=np.float64)
     mw, mh = model_wh
     mid = boxes[len(boxes) // 2]
