@@ -29,8 +29,13 @@ def test_visualize_writes_figures(tmp_path):
     rc = bench_main(["visualize", "--sequence", str(folder), "--frame", "2", "--out", str(out),
                      "--config", str(cfg), "--attention-variants", "rman"])
     assert rc == 0
-    for name in ("fig3_activation.png", "fig4_attention.png", "fig5_pcc.png"):
+    for name in ("fig3_activation.png", "fig4_attention.png", "fig5_pcc.png", "history_scores.png"):
         assert (out / name).stat().st_size > 1000, name
     data = np.load(out / "visualize_data.npz")
     assert data["theta"].shape[0] >= 2 and data["attention_rman"].ndim == 2
     assert np.all(np.abs(data["pcc_pos_pos"]) <= 1 + 1e-9)
+    assert list(data["history_frames"]) == [1]  # the gt box of frame 1, scored before it was tracked
+    for k in ("tracked", "first", "own"):
+        assert 0 <= data[f"history_{k}"][0] <= 1
+    # before frame 1 is tracked, the tracked history is still the first-frame one
+    assert abs(data["history_tracked"][0] - data["history_first"][0]) < 1e-6

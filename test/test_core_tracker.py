@@ -216,8 +216,16 @@ def test_scale_rate_zero_keeps_the_box_size():
 def test_analysis_helpers(tracker):
     frames, boxes = synthetic(3)
     tracker.initialize(frames[0], boxes[0])
-    tracker.track(frames[1])
+    b0 = np.array([boxes[0], boxes[0] + [60, 40, 0, 0]])
+    hs = analysis.history_scores(tracker, frames[0], b0)
+    np.testing.assert_allclose(hs["tracked"], hs["first"], atol=1e-6)  # the history is still the first target
+    r = tracker.track(frames[1])
     b = np.array([boxes[2], boxes[2] + [60, 40, 0, 0]])
+    hs = analysis.history_scores(tracker, frames[2], b)
+    assert all(v.shape == (2,) and np.all((v >= 0) & (v <= 1)) for v in hs.values())
+    assert r["state"] == "tracking"  # so frame 1's target joined the history, and the pairing now matters
+    assert not np.allclose(hs["tracked"], hs["first"], atol=1e-6)
+    assert hs["first"][0] > hs["first"][1]  # the target beats a box 60 px off it
     th = analysis.activation_weights(tracker, frames[2], b)
     assert th.shape == (2, tracker.cfg.K) and np.all(np.abs(th) <= 1 + 1e-5)
     feats = analysis.classifier_inputs(tracker, frames[2], b)

@@ -7,6 +7,9 @@
 * ``fig5_pcc.png`` - histograms of the Pearson correlation of classifier-input features for
   positive-positive and positive-negative sample pairs, negatives drawn around a distractor box
   (paper Fig. 5);
+* ``history_scores.png`` - not in the paper: per frame, the gt box's score when paired with the tracked
+  history, the first-frame history and its own features repeated K times (``analysis.history_scores``),
+  and the success threshold; a memory that generalises scores the three alike;
 * ``visualize_data.npz`` - the numbers behind the plots.
 
 The tracker runs (synchronously, from the gt of frame 0) up to the chosen frame; the analysis then
@@ -23,15 +26,19 @@ import numpy as np
 DEFAULT_ATTENTION_VARIANTS = ("baseline", "baseline_lstm_mal", "rman")
 
 
-def _track_until(spec, seq, frame: int):
-    """An initialised RMANTracker that has tracked frames 1..frame-1."""
+def _track_until(spec, seq, frame: int, before_track=None):
+    """An initialised RMANTracker that has tracked frames 1..frame-1; before_track(image, i, tracker), when
+    given, is called before each of those frames is tracked."""
     from rman_ros.bench.trackers import make_tracker
     from rman_ros.io import read_image
 
     adapter = make_tracker(spec)
     adapter.initialize(read_image(seq.frames[0]), tuple(seq.gt[0]))
     for i in range(1, frame):
-        adapter.track(read_image(seq.frames[i]))
+        image = read_image(seq.frames[i])
+        if before_track is not None:
+            before_track(image, i, adapter._tracker)
+        adapter.track(image)
     return adapter
 
 
@@ -132,6 +139,26 @@ def draw_pcc(pcc: Dict[str, np.ndarray], path: Path, title: str) -> Path:
     return path
 
 
+def draw_history_scores(frames: np.ndarray, scores: Dict[str, np.ndarray], threshold: float, path: Path,
+                        title: str) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=80)
+    names = {"tracked": "tracked history", "first": "first-frame history", "own": "the box itself x K"}
+    for key, label in names.items():
+        ax.plot(frames + 1, scores[key], marker=".", label=label)
+    ax.axhline(threshold, color="gray", ls="--", lw=1, label="success threshold")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("score of the gt box")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def visualize(sequence: Path, frame: int, out: Path, overrides: Optional[dict] = None,
               attention_variants=DEFAULT_ATTENTION_VARIANTS, distractor=None, n_samples: int = 40,
               seed: int = 0) -> Dict[str, Path]:
@@ -151,10 +178,25 @@ def visualize(sequence: Path, frame: int, out: Path, overrides: Optional[dict] =
     rng = np.random.default_rng(seed)
     image = read_image(seq.frames[frame])
     target = seq.gt[frame]
-    main = _track_until(parse_tracker("rman", overrides), seq, frame)
+    hist_rows = []  # (frame, tracked, first, own) for the gt box of each frame before it is tracked
+
+    def record(img, i, tracker):
+        if np.all(np.isfinite(seq.gt[i])) and np.all(seq.gt[i][2:] > 0):
+            hs = analysis.history_scores(tracker, img, seq.gt[i][None])
+            hist_rows.append((i, hs["tracked"][0], hs["first"][0], hs["own"][0]))
+
+    main = _track_until(parse_tracker("rman", overrides), seq, frame, record)
     trk = main._tracker
     files: Dict[str, Path] = {}
     data: Dict[str, np.ndarray] = {}
+    if hist_rows:
+        rows = np.asarray(hist_rows, float)
+        data["history_frames"] = rows[:, 0].astype(int)
+        hs = {"tracked": rows[:, 1], "first": rows[:, 2], "own": rows[:, 3]}
+        data.update({f"history_{k}": v for k, v in hs.items()})
+        files["history"] = draw_history_scores(data["history_frames"], hs, trk.cfg.success_threshold,
+                                               out / "history_scores.png",
+                                               f"{seq.name}: gt-box score by the history it is paired with")
 
     # Fig. 3
     bg = background_boxes(target, image.shape)

@@ -3,6 +3,7 @@
 * activation_weights: theta over the K history patches for candidate boxes (Fig. 3)
 * attention_map: |d p(target) / d input patch| saliency (Fig. 4)
 * classifier_inputs / pcc_pairs: h* features and Pearson correlations of sample pairs (Fig. 5)
+* history_scores: how a box's score depends on the history it is paired with (not in the paper)
 All functions use an initialised RMANTracker and do not change its state.
 """
 
@@ -84,3 +85,20 @@ def attention_map(tracker, image, box, patch_size: int = 107) -> np.ndarray:
     score = tracker.head.score(hist, ex.project(feat.flatten(1)))[0]
     (grad,) = torch.autograd.grad(score, patch)
     return grad[0].abs().amax(0).cpu().numpy()
+
+
+@torch.no_grad()
+def history_scores(tracker, image, boxes) -> Dict[str, np.ndarray]:
+    """Scores of boxes (N, 4) of `image` paired with three histories: `tracked` (the tracker's current
+    K patches), `first` (the first-frame target repeated K times, the history of the first-frame
+    training) and `own` (each box's own features repeated K times). With a memory that generalises,
+    `tracked` and `own` score a true target as high as `first` does."""
+    ff = _frame(tracker, image)
+    feats = ff(np.asarray(boxes, dtype=np.float64))
+    k = tracker.cfg.K
+    head = tracker.head
+    first = torch.stack([tracker.first_target] * k)
+    own = head(feats[:, None].expand(-1, k, -1), torch.arange(feats.shape[0], device=feats.device), feats)
+    return {"tracked": head.score(tracker._history(), feats).cpu().numpy(),
+            "first": head.score(first, feats).cpu().numpy(),
+            "own": torch.softmax(own["logits"], 1)[:, 1].cpu().numpy()}

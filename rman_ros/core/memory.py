@@ -46,7 +46,9 @@ class _LSTMHistory(torch.autograd.Function):
         cs = x.new_empty((u, k, hd))
         tcs = x.new_empty((u, k, hd))  # tanh(c)
         for t in range(k):
-            g = gx[:, t] if t == 0 else torch.addmm(gx[:, t], hs[:, t - 1], w_hh.t())
+            # (W_hh h^T)^T rather than h W_hh^T: same product, but for the few rows of a history batch
+            # this operand order streams the 4H x H matrix about 1.5x faster on CPU
+            g = gx[:, t] if t == 0 else gx[:, t] + (w_hh @ hs[:, t - 1].t()).t()
             a = acts[:, t]
             torch.sigmoid(g, out=a)
             a[:, 2 * hd:3 * hd] = torch.tanh(g[:, 2 * hd:3 * hd])
@@ -55,7 +57,7 @@ class _LSTMHistory(torch.autograd.Function):
             cs[:, t] = c
             torch.tanh(c, out=tcs[:, t])
             torch.mul(o, tcs[:, t], out=hs[:, t])
-        rec = torch.addmm(bias, hs[:, -1], w_hh.t())  # (U, 4H)
+        rec = (w_hh @ hs[:, -1].t()).t() + bias  # (U, 4H)
         ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs)
         return hs, cs[:, -1].clone(), rec
 
