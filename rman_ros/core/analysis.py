@@ -97,7 +97,7 @@ def history_scores(tracker, image, boxes) -> Dict[str, np.ndarray]:
     feats = ff(np.asarray(boxes, dtype=np.float64))
     k = tracker.cfg.K
     head = tracker.head
-    first = torch.stack([tracker.first_target] * k)
+    first = tracker.pools.first.hist  # the frame-0 record keeps the first-frame history
     own = head(feats[:, None].expand(-1, k, -1), torch.arange(feats.shape[0], device=feats.device), feats)
     return {"tracked": head.score(tracker._history(), feats).cpu().numpy(),
             "first": head.score(first, feats).cpu().numpy(),

@@ -134,7 +134,6 @@ class RMANTracker:
         pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
         target = self.features.project(target[None])[0]
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
-        self.first_target = target  # kept for analysis.history_scores
         self.scale_filter = None
         if c.scale_filter:
             self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
