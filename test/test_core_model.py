@@ -146,6 +146,81 @@ def test_training_separates_positives_from_negatives():
     assert sp.mean() > 0.8 and sn.mean() < 0.2
 
 
+def test_bf16_scoring_tracks_fp32_and_follows_weight_changes():
+    """bf16 scoring stays close to fp32, never touches the autograd path, and recasts its weight copies
+    after an optimiser step (a stale copy would keep scoring with the old weights)."""
+    torch.manual_seed(3)
+    head = RMANHead(64, hidden=32, fc_hidden=16).eval()
+    hist, x = torch.randn(5, 64), torch.randn(40, 64)
+    with torch.no_grad():
+        ref = head.score(hist, x)
+        head.set_bf16_scoring(True)
+        low = head.score(hist, x)
+    assert not torch.equal(low, ref)  # the bf16 path did run
+    assert (low - ref).abs().max() < 2e-3
+    out = head(hist[None], torch.zeros(40, dtype=torch.long), x)  # with autograd: fp32 as before
+    head.set_bf16_scoring(False)
+    with torch.no_grad():
+        assert torch.equal(out["logits"], head(hist[None], torch.zeros(40, dtype=torch.long), x)["logits"])
+    head.set_bf16_scoring(True)
+    opt = torch.optim.SGD(head.parameters(), lr=1.0)
+    (out["logits"][:, 1] * torch.linspace(-1, 1, 40)).sum().backward()
+    opt.step()  # scores change
+    with torch.no_grad():
+        low2 = head.score(hist, x)
+        head.set_bf16_scoring(False)
+        ref2 = head.score(hist, x)
+    assert (ref2 - ref).abs().max() > 0.05
+    assert (low2 - ref2).abs().max() < 2e-3
+    # the tracker's own step (fused SGD, which does not bump version counters)
+    from rman_ros.core.updater import make_optimizer, sgd_step
+    opt = make_optimizer(head, 0.3, RMANConfig())
+    out = head(hist[None], torch.zeros(40, dtype=torch.long), x)
+    (out["logits"][:, 1] * torch.linspace(1, -1, 40)).sum().backward()
+    sgd_step(head, opt, RMANConfig())
+    head.set_bf16_scoring(True)
+    with torch.no_grad():
+        low3 = head.score(hist, x)
+        head.set_bf16_scoring(False)
+        ref3 = head.score(hist, x)
+        head.set_bf16_scoring(True)
+    assert (ref3 - ref2).abs().max() > 0.05
+    assert (low3 - ref3).abs().max() < 2e-3
+    low2 = low3
+    copy = __import__("copy").deepcopy(head)  # a copied head casts its own weights
+    with torch.no_grad():
+        copy.fc1.weight.mul_(0.5)
+        copy.set_bf16_scoring(True)
+        head.set_bf16_scoring(True)
+        assert (copy.score(hist, x) - head.score(hist, x)).abs().max() > 0.01
+        assert (head.score(hist, x) - low2).abs().max() == 0
+
+
+@pytest.mark.parametrize("clip", [1e-3, 1e6])
+def test_sgd_step_matches_clip_then_decayed_momentum_sgd(clip):
+    """sgd_step = clip_grad_norm_, then SGD with momentum and weight decay (torch's reference path)."""
+    from rman_ros.core.updater import make_optimizer, sgd_step
+    torch.manual_seed(4)
+    cfg = RMANConfig(grad_clip=clip)
+    a = RMANHead(12, hidden=8, fc_hidden=6)
+    b = __import__("copy").deepcopy(a)
+    opt_a = make_optimizer(a, 0.05, cfg)
+    last = list(b.fc2.parameters())
+    rest = [p for p in b.parameters() if all(p is not q for q in last)]
+    opt_b = torch.optim.SGD([{"params": rest, "lr": 0.05}, {"params": last, "lr": 0.05 * cfg.lr_mult_classifier}],
+                            momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=False)
+    hist, idx, x = torch.randn(2, 5, 12), torch.tensor([0, 1, 1]), torch.randn(3, 12)
+    for _ in range(3):
+        for head, opt in ((a, opt_a), (b, opt_b)):
+            opt.zero_grad()
+            head(hist, idx, x)["logits"].pow(2).sum().backward()
+        sgd_step(a, opt_a, cfg)
+        torch.nn.utils.clip_grad_norm_(list(b.parameters()), clip, foreach=False)
+        opt_b.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6, rtol=1e-5)
+
+
 @pytest.mark.parametrize("keep_first", [False, True])
 def test_sample_pools_window_and_first_frame_anchor(keep_first):
     from rman_ros.core.pools import SamplePools

@@ -180,6 +180,39 @@ def test_batchnorm_folding_keeps_the_features():
     assert torch.allclose(out, ref, atol=1e-4, rtol=1e-4)
 
 
+def test_same_conv_padding_cached_bf16_weights_and_channels_last_frames():
+    """SameConv2d lets the convolution pad when TF SAME padding is symmetric (same result as padding
+    explicitly); the cached bf16 weights give what autocast gives; frames enter the backbone as
+    channels_last, so the convolutions keep that layout."""
+    import torch.nn.functional as F
+    from rman_ros.core.backbone import SameConv2d, cache_lowp_weights
+    from rman_ros.core.image_utils import image_to_tensor
+    torch.manual_seed(0)
+    for k, stride, size in ((3, 1, 15), (5, 1, 16), (3, 2, 15), (3, 2, 16), (5, 2, 17)):
+        conv = SameConv2d(4, 6, k, stride=stride, bias=False)
+        x = torch.randn(1, 4, size, size + 1)
+        ih, iw = x.shape[-2:]
+        ph = max((-(-ih // stride) - 1) * stride + k - ih, 0)
+        pw = max((-(-iw // stride) - 1) * stride + k - iw, 0)
+        ref = F.conv2d(F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), conv.weight, None, stride)
+        with torch.no_grad():
+            out = conv(x)
+            assert out.shape == (1, 6, -(-ih // stride), -(-iw // stride))
+            assert torch.allclose(out, ref, atol=1e-5)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                plain = conv(x)
+                cache_lowp_weights(conv, torch.bfloat16)
+                assert conv.weight_lp.dtype == torch.bfloat16
+                cached = conv(x)
+            assert torch.equal(plain, cached)
+            assert torch.allclose(conv(x), ref, atol=1e-5)  # fp32 outside autocast: the fp32 weight
+    img = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    t = image_to_tensor(img, "cpu")
+    assert t.shape == (1, 3, 20, 24) and torch.equal(t[0, :, 3, 5], torch.from_numpy(img[3, 5]).float() / 255)
+    y = F.conv2d(t, torch.randn(8, 3, 3, 3), padding=1)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+
+
 def _tiny_vggm_weights(rng):
     return {"conv1": (rng.standard_normal((4, 3, 7, 7)).astype(np.float32), rng.standard_normal(4).astype(np.float32)),
             "conv2": (rng.standard_normal((5, 4, 5, 5)).astype(np.float32), rng.standard_normal(5).astype(np.float32)),

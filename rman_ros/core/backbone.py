@@ -29,17 +29,27 @@ _BN_MOM = 0.01
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow 'SAME' padding (asymmetric when needed)."""
+    """Conv2d with TensorFlow 'SAME' padding (asymmetric when needed).
+
+    `weight_lp`, when set (`cache_lowp_weights`), is a low-precision copy of the (frozen) weight that
+    autocast in that dtype would otherwise recast on every call."""
+
+    weight_lp = None
 
     def forward(self, x):
+        w = self.weight
+        if self.weight_lp is not None and torch.is_autocast_enabled(x.device.type) \
+                and torch.get_autocast_dtype(x.device.type) == self.weight_lp.dtype:
+            w = self.weight_lp
         ih, iw = x.shape[-2:]
         kh, kw = self.weight.shape[-2:]
         sh, sw = self.stride
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if ph or pw:
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        if ph % 2 == 0 and pw % 2 == 0:  # symmetric: the convolution pads (no padded copy of x)
+            return F.conv2d(x, w, self.bias, self.stride, (ph // 2, pw // 2), self.dilation, self.groups)
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        return F.conv2d(x, w, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class MBConvBlock(nn.Module):
@@ -59,8 +69,8 @@ class MBConvBlock(nn.Module):
     def forward(self, x):
         y = x
         if self.has_expand:
-            y = F.relu6(self._bn0(self._expand_conv(y)))
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+            y = F.relu6(self._bn0(self._expand_conv(y)), inplace=True)
+        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
         y = self._bn2(self._project_conv(y))
         return y + x if self.skip else y
 
@@ -124,7 +134,7 @@ class EfficientNetFeatures(nn.Module):
         self.offset = 0.0  # SAME padding keeps feature cell i centred near pixel i*stride
 
     def forward(self, x):
-        x = F.relu6(self.stem(EfficientNetLite0.normalize(x)))
+        x = F.relu6(self.stem(EfficientNetLite0.normalize(x)), inplace=True)
         fine = None
         for i, b in enumerate(self.blocks):
             x = b(x)
@@ -258,6 +268,14 @@ def fold_batchnorm(net: EfficientNetFeatures) -> EfficientNetFeatures:
             _fold_bn(getattr(b, conv_name), getattr(b, bn_name))
             setattr(b, bn_name, nn.Identity())
     return net
+
+
+def cache_lowp_weights(net: nn.Module, dtype: torch.dtype) -> None:
+    """Give every SAME-padded convolution a `dtype` copy of its frozen weight for autocast in `dtype`
+    (the same cast autocast makes, done once instead of per frame)."""
+    for m in net.modules():
+        if isinstance(m, SameConv2d):
+            m.weight_lp = m.weight.detach().to(dtype)
 
 
 def build_backbone(backbone: str, stride: int, weights: str = "", multi_level: bool = False,

@@ -169,6 +169,9 @@ class RMANConfig:
     seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))
     num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged)", "ours", (0, 256))
     bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it", "ours")
+    bf16_scoring: bool = _f(True, "bf16 per-candidate products (the LSTM input product and fc1's h_T half) "
+                            "when scoring without gradients (detection, hard-negative mining), on CPUs with bf16 "
+                            "dot products or CUDA; training stays fp32", "ours")
     channels_last: bool = _f(True, "channels_last memory format for the backbone", "ours")
     tune_malloc: bool = _f(True, "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD) on tracker creation", "ours")
 

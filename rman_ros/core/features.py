@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .backbone import build_backbone
+from .backbone import build_backbone, cache_lowp_weights
 from .image_utils import crop_patches, crop_region, image_to_tensor, region_geometry
 from .roi_align import roi_align, roi_align_same_box
 from .runtime import cpu_has_bf16
@@ -71,6 +71,8 @@ class FeatureExtractor:
         self.use_bf16 = bool(cfg.bf16) and (device.type == "cuda" or cpu_has_bf16())
         self.net = build_backbone(cfg.backbone, cfg.stride, cfg.backbone_weights, cfg.multi_level,
                                   fold_bn=not self.use_bf16).to(device)
+        if self.use_bf16:
+            cache_lowp_weights(self.net, torch.bfloat16)
         self.stride = float(self.net.stride)
         self.offset = float(self.net.offset)
         self.channels = int(self.net.out_channels)
@@ -118,7 +120,8 @@ class FeatureExtractor:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             y = self.net(x)
-        return y.float().contiguous()
+        # channels_last stays: RoIAlign's grid_sample gathers all channels of a point at once (faster)
+        return y.float() if self.channels_last else y.float().contiguous()
 
     def frame(self, image: np.ndarray, box: np.ndarray, region_px: int) -> FrameFeatures:
         origin, scale = region_geometry(box, self.cfg.target_px, region_px)

@@ -100,13 +100,41 @@ class _LSTMHistory(torch.autograd.Function):
         return g_x, g_wih, g_whh, g_b
 
 
+class Bf16Copy:
+    """A bf16 copy of one weight for no-grad scoring, recast only after the weight has changed: after an
+    in-place write that bumps the tensor's version counter (load_state_dict, foreach optimisers) or an
+    explicit `invalidate()` (fused optimiser kernels write without bumping it)."""
+
+    def __init__(self):
+        self._src: Optional[torch.Tensor] = None
+        self._version = -1
+        self._copy: Optional[torch.Tensor] = None
+
+    def invalidate(self) -> None:
+        self._src = self._copy = None
+
+    def get(self, w: torch.Tensor) -> torch.Tensor:
+        if self._src is not w or self._version != w._version:
+            self._copy = w.detach().to(torch.bfloat16)
+            self._src, self._version = w, w._version
+        return self._copy
+
+    def __deepcopy__(self, memo):  # a copied head casts its own weights
+        return Bf16Copy()
+
+
 class MemoryGenerator(nn.Module):
-    """LSTM branch shared by the K+1 inputs; with use_lstm=False a per-branch FC+ReLU (no recurrence)."""
+    """LSTM branch shared by the K+1 inputs; with use_lstm=False a per-branch FC+ReLU (no recurrence).
+
+    bf16_scoring (set by RMANHead.set_bf16_scoring): without autograd, the candidates' input product
+    x W_ih^T runs in bf16."""
 
     def __init__(self, in_dim: int, hidden: int, use_lstm: bool = True):
         super().__init__()
         self.use_lstm = use_lstm
         self.hidden = hidden
+        self.bf16_scoring = False
+        self._w_ih_bf16 = Bf16Copy()
         if use_lstm:
             self.cell = nn.LSTMCell(in_dim, hidden)
         else:
@@ -138,12 +166,13 @@ class MemoryGenerator(nn.Module):
         if idx is None:
             idx = torch.arange(x.shape[0], device=x.device)
         cell = self.cell
-        if rec.shape[0] == 1:  # one history (detection): broadcast instead of gathering B copies
-            gates = torch.addmm(rec, x, cell.weight_ih.t())
-            c_prev = c
+        one = rec.shape[0] == 1  # one history (detection): broadcast instead of gathering B copies
+        rec, c_prev = (rec, c) if one else (rec[idx], c[idx])
+        if self.bf16_scoring and not torch.is_grad_enabled():
+            w = self._w_ih_bf16.get(cell.weight_ih)
+            gates = torch.mm(x.to(torch.bfloat16), w.t()).float().add_(rec)
         else:
-            gates = torch.addmm(rec[idx], x, cell.weight_ih.t())
-            c_prev = c[idx]
+            gates = torch.addmm(rec, x, cell.weight_ih.t())
         i, f, g, o = gates.chunk(4, 1)  # PyTorch LSTM gate order
         c_new = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c_new)

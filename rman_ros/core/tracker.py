@@ -16,7 +16,7 @@ from .features import FeatureExtractor, FrameFeatures
 from .image_utils import check_box, clip_box_to_image, to_rgb
 from .model import RMANHead
 from .pools import FrameSamples, SamplePools
-from .runtime import resolve_device, tune_glibc_malloc
+from .runtime import cpu_has_bf16, resolve_device, tune_glibc_malloc
 from .sampling import draw, draw_labelled, iou
 from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
@@ -114,6 +114,7 @@ class RMANTracker:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             head = RMANHead(self.features.dim, c.lstm_hidden, c.fc_hidden, c.use_lstm, c.aggregation, c.dropout)
+        head.set_bf16_scoring(bool(c.bf16_scoring) and (self._device.type == "cuda" or cpu_has_bf16()))
         return head.to(self._device).eval()
 
     # ------------------------------------------------------------------ API

@@ -36,23 +36,24 @@ def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
     last = list(head.fc2.parameters())
     last_ids = {id(p) for p in last}
     rest = [p for p in head.parameters() if id(p) not in last_ids]
-    # weight decay is added to the gradients in place by sgd_step (SGD's own adds it out of place,
-    # a fresh copy of every gradient per step)
+    # the fused kernel adds weight decay, applies momentum and steps in one pass over each parameter
+    # (the foreach path makes a fresh copy of every gradient for weight decay, then four more passes)
     return torch.optim.SGD([{"params": rest, "lr": lr},
                             {"params": last, "lr": lr * cfg.lr_mult_classifier}],
-                           lr=lr, momentum=cfg.momentum, weight_decay=0.0, foreach=True)
+                           lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=True)
 
 
 def sgd_step(head: RMANHead, opt: torch.optim.Optimizer, cfg) -> None:
-    """Gradient-norm clipping, then weight decay (grad += wd * param, as SGD does after clipping), then
-    the SGD-with-momentum step."""
-    params = [p for p in head.parameters() if p.grad is not None]
+    """Gradient-norm clipping, then the SGD step with momentum and weight decay (fused)."""
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
-    if cfg.weight_decay > 0:
-        for p in params:
-            p.grad.add_(p, alpha=cfg.weight_decay)
+        grads = [p.grad for p in head.parameters() if p.grad is not None]
+        total = torch.nn.utils.get_total_norm(grads, foreach=True)
+        # the scale clip_grad_norm_ would apply; at 1 (the usual case) skip its pass over the gradients
+        coef = cfg.grad_clip / (total + 1e-6)
+        if float(coef) < 1.0:
+            torch._foreach_mul_(grads, coef)
     opt.step()
+    head.weights_changed()  # the fused kernel leaves the version counters as they were
 
 
 def batch_losses(out, n_pos: int, cfg):
