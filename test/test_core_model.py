@@ -39,6 +39,21 @@ def test_prefix_sharing_equals_naive_unroll(use_lstm, agg):
             assert torch.allclose(shared["h_t"][b], h[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("agg", ["mal", "apl", "none"])
+def test_logits_only_scoring_gives_the_same_logits(agg):
+    torch.manual_seed(2)
+    head = RMANHead(12, hidden=10, fc_hidden=6, aggregation=agg).eval()
+    hist, idx, x = torch.randn(3, 4, 12), torch.tensor([0, 2, 1, 1, 0]), torch.randn(5, 12)
+    mem = head.generator.history(hist)
+    full = head.forward_from(mem, idx, x)
+    short = head.forward_from(mem, idx, x, logits_only=True)
+    assert torch.equal(full["logits"], short["logits"])
+    if agg != "none":
+        assert short["h_star"] is None and full["h_star"] is not None
+    ref = torch.softmax(head(hist[:1], torch.zeros(5, dtype=torch.long), x)["logits"], 1)[:, 1]
+    assert torch.equal(head.score(hist[0], x), ref)
+
+
 def test_prefix_sharing_float32_gradients_match():
     torch.manual_seed(1)
     head = RMANHead(12, hidden=10, fc_hidden=6)

@@ -65,7 +65,7 @@ def test_roi_align_matches_naive_loops():
     torch.manual_seed(0)
     feat = torch.randn(1, 3, 9, 11)
     boxes = torch.tensor([[3.0, 5.0, 40.0, 30.0], [0.0, 0.0, 88.0, 72.0], [-10.0, 50.0, 20.0, 80.0]])
-    for size, samples, offset in ((3, 2, 0.0), (2, 1, 4.0)):
+    for size, samples, offset in ((3, 2, 0.0), (2, 1, 4.0), (2, 3, 2.0)):
         a = roi_align(feat, boxes, 8.0, size, samples, offset)
         b = roi_align_naive(feat, boxes, 8.0, size, samples, offset)
         assert torch.allclose(a, b, atol=1e-5)

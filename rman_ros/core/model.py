@@ -53,8 +53,10 @@ class RMANHead(nn.Module):
         return {"logits": self.classify(h_star), "h_t": h_t, "h_hist": h_hist, "h_star": h_star,
                 "theta": theta, "a_t": a_t}
 
-    def _finish_shared(self, states: torch.Tensor, idx: torch.Tensor, h_t: torch.Tensor):
-        """Same maths as _finish, without materialising per-sample copies of the history states.
+    def _finish_shared(self, states: torch.Tensor, idx: torch.Tensor, h_t: torch.Tensor,
+                       logits_only: bool = False):
+        """Same maths as _finish, without materialising per-sample copies of the history states
+        (logits_only: skip h~, a_T and h*, which scoring without dropout does not need).
 
         The B x K weights (theta for Eq. 1-2, softmax(theta) for Eq. 4) are scattered into a B x (U*K)
         matrix over the U*K distinct memory states, and fc1's h~ half is applied to the U*K states once
@@ -74,11 +76,14 @@ class RMANHead(nn.Module):
             theta = None
             soft = h_t.new_full((h_t.shape[0], k), 1.0 / k)
         w = h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, theta if theta is not None else soft)
-        ws = w if theta is None else h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, soft)
-        h_tilde = w @ flat                                                     # Eq. 2 (or APL mean)
-        a_t = ws @ flat
-        h_star = torch.cat([h_tilde, h_t], 1)
-        if self.training and self.p_drop > 0:  # dropout on h* does not factor through fc1
+        dropout = self.training and self.p_drop > 0
+        h_star = a_t = None
+        if dropout or not logits_only:
+            ws = w if theta is None else h_t.new_zeros((h_t.shape[0], u * k)).scatter(1, cols, soft)
+            h_tilde = w @ flat                                                 # Eq. 2 (or APL mean)
+            a_t = ws @ flat
+            h_star = torch.cat([h_tilde, h_t], 1)
+        if dropout:  # dropout on h* does not factor through fc1
             return {"logits": self.classify(h_star), "h_t": h_t, "h_hist": None, "h_star": h_star,
                     "theta": theta, "a_t": a_t}
         w1a, w1b = self.fc1.weight[:, :hd], self.fc1.weight[:, hd:]
@@ -100,12 +105,14 @@ class RMANHead(nn.Module):
         """
         return self.forward_from(self.generator.history(hist), hist_idx, x)
 
-    def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor,
+                     logits_only: bool = False) -> Dict[str, torch.Tensor]:
         """The candidate step and MAL from precomputed `memory = generator.history(hist)`, so several
-        batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass."""
+        batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass.
+        logits_only: h_star and a_t may be None (scoring)."""
         hist_idx = hist_idx.to(x.device)
         h_t = self.generator.last_step(x, memory, hist_idx)
-        return self._finish_shared(memory.states, hist_idx, h_t)
+        return self._finish_shared(memory.states, hist_idx, h_t, logits_only)
 
     def forward_naive(self, seq: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Reference forward over full sequences seq (B, K+1, D) (every sample unrolled on its own)."""
@@ -115,4 +122,5 @@ class RMANHead(nn.Module):
     def score(self, hist: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Positive probability of candidates x (B, D) sharing one history hist (K, D)."""
         idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        return torch.softmax(self.forward(hist[None], idx, x)["logits"], 1)[:, 1]
+        logits = self.forward_from(self.generator.history(hist[None]), idx, x, logits_only=True)["logits"]
+        return torch.softmax(logits, 1)[:, 1]

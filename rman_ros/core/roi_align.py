@@ -34,13 +34,16 @@ def roi_align(feat: torch.Tensor, boxes: torch.Tensor, stride: float, out_size: 
     grid = torch.stack([gx[:, None, :].expand(n, g, g), gy[:, :, None].expand(n, g, g)], dim=-1)
     grid = grid.reshape(1, n * g, g, 2).to(feat.dtype)
     out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if samples > 1:  # bin means as a sum of samples^2 strided views (several times faster than avg_pool2d
-        v = out.view(c, n, out_size, samples, out_size, samples)  # on the permuted map)
-        acc = None
-        for sy in range(samples):
-            for sx in range(samples):
-                acc = v[:, :, :, sy, :, sx] if acc is None else acc + v[:, :, :, sy, :, sx]
-        out = acc * (1.0 / samples ** 2)
+    if samples > 1:  # bin means: sum the sample rows of each bin, then the sample columns (strided views;
+        rows = out.view(c, n * out_size, samples, g)  # faster than avg_pool2d or samples^2 single views)
+        acc = rows[:, :, 0]
+        for sy in range(1, samples):
+            acc = acc + rows[:, :, sy]
+        cols = acc.view(c, n * out_size, out_size, samples)
+        acc = cols[..., 0]
+        for sx in range(1, samples):
+            acc = acc + cols[..., sx]
+        out = (acc * (1.0 / samples ** 2)).view(c, n, out_size, out_size)
     else:
         out = out.view(c, n, out_size, out_size)
     return out.permute(1, 0, 2, 3)  # (N, C, out, out)

@@ -94,7 +94,7 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
                 head.eval()
-                s = head.forward_from(memory.detach(), in_, xn)["logits"]
+                s = head.forward_from(memory.detach(), in_, xn, logits_only=True)["logits"]
                 head.train()
             top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
             xn, in_ = xn[top], in_[top]
