@@ -1,5 +1,6 @@
 """Memory generator, MAL, prefix sharing and the losses (Eq. 1-7) on tiny tensors."""
 
+import copy
 import math
 
 import numpy as np
@@ -202,12 +203,12 @@ def test_bf16_scoring_tracks_fp32_and_follows_weight_changes():
     assert (ref3 - ref2).abs().max() > 0.05
     assert (low3 - ref3).abs().max() < 2e-3
     low2 = low3
-    copy = __import__("copy").deepcopy(head)  # a copied head casts its own weights
+    twin = copy.deepcopy(head)  # a copied head casts its own weights
     with torch.no_grad():
-        copy.fc1.weight.mul_(0.5)
-        copy.set_bf16_scoring(True)
+        twin.fc1.weight.mul_(0.5)
+        twin.set_bf16_scoring(True)
         head.set_bf16_scoring(True)
-        assert (copy.score(hist, x) - head.score(hist, x)).abs().max() > 0.01
+        assert (twin.score(hist, x) - head.score(hist, x)).abs().max() > 0.01
         assert (head.score(hist, x) - low2).abs().max() == 0
 
 
@@ -218,7 +219,7 @@ def test_sgd_step_matches_clip_then_decayed_momentum_sgd(clip):
     torch.manual_seed(4)
     cfg = RMANConfig(grad_clip=clip)
     a = RMANHead(12, hidden=8, fc_hidden=6)
-    b = __import__("copy").deepcopy(a)
+    b = copy.deepcopy(a)
     opt_a = make_optimizer(a, 0.05, cfg)
     last = list(b.fc2.parameters())
     rest = [p for p in b.parameters() if all(p is not q for q in last)]

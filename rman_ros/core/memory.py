@@ -124,17 +124,12 @@ class Bf16Copy:
 
 
 class MemoryGenerator(nn.Module):
-    """LSTM branch shared by the K+1 inputs; with use_lstm=False a per-branch FC+ReLU (no recurrence).
-
-    bf16_scoring (set by RMANHead.set_bf16_scoring): without autograd, the candidates' input product
-    x W_ih^T runs in bf16."""
+    """LSTM branch shared by the K+1 inputs; with use_lstm=False a per-branch FC+ReLU (no recurrence)."""
 
     def __init__(self, in_dim: int, hidden: int, use_lstm: bool = True):
         super().__init__()
         self.use_lstm = use_lstm
         self.hidden = hidden
-        self.bf16_scoring = False
-        self._w_ih_bf16 = Bf16Copy()
         if use_lstm:
             self.cell = nn.LSTMCell(in_dim, hidden)
         else:
@@ -155,11 +150,13 @@ class MemoryGenerator(nn.Module):
         states, c, rec = _LSTMHistory.apply(hist, cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh)
         return Memory(states, states[:, -1], c, rec)
 
-    def last_step(self, x: torch.Tensor, memory: Memory, idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def last_step(self, x: torch.Tensor, memory: Memory, idx: Optional[torch.Tensor] = None,
+                  w_ih_bf16: Optional[torch.Tensor] = None) -> torch.Tensor:
         """One LSTM step for x (B, D) from the memory of U histories; sample b uses history idx[b].
 
         The recurrent term W_hh h + b comes once per distinct history (U rows) from `history()`, so each
-        candidate only costs its input projection (same maths as nn.LSTMCell)."""
+        candidate only costs its input projection (same maths as nn.LSTMCell). With `w_ih_bf16` (a bf16
+        copy of W_ih, for scoring without autograd) that projection runs in bf16."""
         if not self.use_lstm:
             return F.relu(self.fc(x))
         rec, c = memory.rec, memory.c
@@ -168,9 +165,8 @@ class MemoryGenerator(nn.Module):
         cell = self.cell
         one = rec.shape[0] == 1  # one history (detection): broadcast instead of gathering B copies
         rec, c_prev = (rec, c) if one else (rec[idx], c[idx])
-        if self.bf16_scoring and not torch.is_grad_enabled():
-            w = self._w_ih_bf16.get(cell.weight_ih)
-            gates = torch.mm(x.to(torch.bfloat16), w.t()).float().add_(rec)
+        if w_ih_bf16 is not None:
+            gates = torch.mm(x.to(torch.bfloat16), w_ih_bf16.t()).float().add_(rec)
         else:
             gates = torch.addmm(rec, x, cell.weight_ih.t())
         i, f, g, o = gates.chunk(4, 1)  # PyTorch LSTM gate order

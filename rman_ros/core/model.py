@@ -23,6 +23,7 @@ class RMANHead(nn.Module):
         self.fc1 = nn.Linear(cls_in, fc_hidden)
         self.fc2 = nn.Linear(fc_hidden, 2)
         self.bf16_scoring = False
+        self._w_ih_bf16 = Bf16Copy()
         self._fc1_bf16 = Bf16Copy()
 
     def set_bf16_scoring(self, on: bool) -> None:
@@ -30,13 +31,12 @@ class RMANHead(nn.Module):
         the LSTM input product and fc1's h_T half, in bf16 (fp32 accumulation; several times faster on CPUs
         with AMX). Training products stay fp32."""
         self.bf16_scoring = bool(on)
-        self.generator.bf16_scoring = bool(on)
 
     def weights_changed(self) -> None:
         """Call after writing the weights in place by other means than autograd-visible ops (the fused SGD
         step does not bump the version counters): the bf16 copies are recast on next use."""
+        self._w_ih_bf16.invalidate()
         self._fc1_bf16.invalidate()
-        self.generator._w_ih_bf16.invalidate()
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p_drop <= 0:
@@ -54,7 +54,7 @@ class RMANHead(nn.Module):
                 "theta": theta, "a_t": a_t}
 
     def _finish_shared(self, states: torch.Tensor, idx: torch.Tensor, h_t: torch.Tensor,
-                       logits_only: bool = False):
+                       logits_only: bool = False, lowp: bool = False):
         """Same maths as _finish, without materialising per-sample copies of the history states
         (logits_only: skip h~, a_T and h*, which scoring without dropout does not need).
 
@@ -87,7 +87,7 @@ class RMANHead(nn.Module):
             return {"logits": self.classify(h_star), "h_t": h_t, "h_hist": None, "h_star": h_star,
                     "theta": theta, "a_t": a_t}
         w1a, w1b = self.fc1.weight[:, :hd], self.fc1.weight[:, hd:]
-        if self.bf16_scoring and not torch.is_grad_enabled():
+        if lowp:
             w1b_lp = self._fc1_bf16.get(self.fc1.weight)[:, hd:]
             zb = torch.mm(h_t.to(torch.bfloat16), w1b_lp.t()).float().add_(self.fc1.bias)
         else:
@@ -111,8 +111,10 @@ class RMANHead(nn.Module):
         batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass.
         logits_only: h_star and a_t may be None (scoring)."""
         hist_idx = hist_idx.to(x.device)
-        h_t = self.generator.last_step(x, memory, hist_idx)
-        return self._finish_shared(memory.states, hist_idx, h_t, logits_only)
+        lowp = self.bf16_scoring and not torch.is_grad_enabled()
+        w_ih = self._w_ih_bf16.get(self.generator.cell.weight_ih) if lowp and self.generator.use_lstm else None
+        h_t = self.generator.last_step(x, memory, hist_idx, w_ih)
+        return self._finish_shared(memory.states, hist_idx, h_t, logits_only, lowp)
 
     def forward_naive(self, seq: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Reference forward over full sequences seq (B, K+1, D) (every sample unrolled on its own)."""
