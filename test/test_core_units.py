@@ -289,3 +289,26 @@ def test_pca_subspace_iteration_matches_a_full_eigendecomposition():
     cov = torch.cov(y.T)
     assert y.shape == (n, k) and cov.diagonal().mean().item() == pytest.approx(1.0, rel=1e-3)
     assert (cov - torch.diag(cov.diagonal())).abs().max() < 1e-3
+
+
+def test_box_features_fused_projection_equals_standardise_then_project():
+    """box_features folds the channel standardisation into the PCA product; same features as the two steps,
+    and the fold follows a refit of the projection."""
+    from rman_ros.core.config import RMANConfig
+    from rman_ros.core.features import FeatureExtractor
+    rng = np.random.default_rng(0)
+    img = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    img[40:80, 60:100] = (200, 30, 30)
+    ex = FeatureExtractor(RMANConfig(feature_dim=16, roi_size=3), torch.device("cpu"))
+    box = np.array([60.0, 40.0, 40.0, 40.0])
+    ff = ex.frame(img, box, 128)
+    ex.set_normalisation(ff, box)
+    boxes = draw("gaussian", box, 300, 0.5, 1.2, rng, bounds=(0, 0, 160, 120))
+    for fit_rows in (slice(0, 200), slice(100, 300)):
+        raw = ff.ex.box_features(ff, boxes, project=False)  # standardised, not projected
+        ex.fit_projection(raw[fit_rows])
+        fused = ff(boxes)
+        assert fused.shape == (300, 16)
+        assert torch.allclose(fused, ex.project(raw), atol=1e-4, rtol=1e-4)
+    ex.proj = None  # no projection: standardised features only
+    assert torch.equal(ff(boxes), ff.ex.box_features(ff, boxes, project=False))

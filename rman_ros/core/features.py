@@ -84,6 +84,7 @@ class FeatureExtractor:
         self.std: Optional[torch.Tensor] = None
         self.proj: Optional[torch.Tensor] = None  # (C*r*r, feature_dim) PCA basis from the first frame
         self.proj_mean: Optional[torch.Tensor] = None
+        self._fused: Optional[tuple] = None  # (key tensors, weight, bias) of _fused_projection()
         if cfg.feature_dim > 0 and cfg.feature_dim < self.dim:
             self.dim = cfg.feature_dim
 
@@ -108,6 +109,22 @@ class FeatureExtractor:
         if self.proj is None:
             return feats
         return (feats - self.proj_mean) @ self.proj
+
+    def _fused_projection(self):
+        """Standardisation and projection as one affine map of the raw flattened RoI features, recomputed
+        when any of its parts is replaced: ((x - m) / s - mu) P = x (P / s) - (m / s + mu) P, with the
+        channel statistics repeated over the roi_size^2 bins of each channel (C-major order)."""
+        key = (self.proj, self.proj_mean, self.mean, self.std)
+        if self._fused is None or any(a is not b for a, b in zip(self._fused[0], key)):
+            p, r = self.proj, self.cfg.roi_size ** 2
+            inv = torch.ones(p.shape[0], device=p.device)
+            shift = torch.zeros(p.shape[0], device=p.device)
+            if self.mean is not None:
+                inv = (1.0 / self.std).repeat_interleave(r)
+                shift = (self.mean / self.std).repeat_interleave(r)
+            bias = -((shift[None] + self.proj_mean) @ p)[0]
+            self._fused = (key, p * inv[:, None], bias)
+        return self._fused[1], self._fused[2]
 
     def _autocast(self):
         if self.use_bf16:
@@ -163,7 +180,9 @@ class FeatureExtractor:
             p = float(cfg.patch_size)
             inner = torch.tensor([[16.0, 16.0, p - 16.0, p - 16.0]])
             out = roi_align_same_box(maps, inner, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
+        if project and self.proj is not None:  # standardise and project in one product
+            w, b = self._fused_projection()
+            return torch.addmm(b, out.flatten(1), w)
         if self.mean is not None:
             out = (out - self.mean[None, :, None, None]) / self.std[None, :, None, None]
-        out = out.flatten(1)
-        return self.project(out) if project else out
+        return out.flatten(1)

@@ -25,11 +25,13 @@ class RMANHead(nn.Module):
         self.bf16_scoring = False
         self._w_ih_bf16 = Bf16Copy()
         self._fc1_bf16 = Bf16Copy()
+        self._w_hh_bf16 = Bf16Copy()
 
     def set_bf16_scoring(self, on: bool) -> None:
         """Scoring without autograd (detection, hard-negative mining) runs the two per-candidate products,
-        the LSTM input product and fc1's h_T half, in bf16 (fp32 accumulation; several times faster on CPUs
-        with AMX). Training products stay fp32."""
+        the LSTM input product and fc1's h_T half, in bf16; detection also runs the history's recurrent
+        products in bf16. Accumulation is fp32 (several times faster on CPUs with AMX). Training
+        products stay fp32."""
         self.bf16_scoring = bool(on)
 
     def weights_changed(self) -> None:
@@ -37,6 +39,7 @@ class RMANHead(nn.Module):
         step does not bump the version counters): the bf16 copies are recast on next use."""
         self._w_ih_bf16.invalidate()
         self._fc1_bf16.invalidate()
+        self._w_hh_bf16.invalidate()
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p_drop <= 0:
@@ -124,5 +127,9 @@ class RMANHead(nn.Module):
     def score(self, hist: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Positive probability of candidates x (B, D) sharing one history hist (K, D)."""
         idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        logits = self.forward_from(self.generator.history(hist[None]), idx, x, logits_only=True)["logits"]
+        w_hh = None
+        if self.bf16_scoring and not torch.is_grad_enabled() and self.generator.use_lstm:
+            w_hh = self._w_hh_bf16.get(self.generator.cell.weight_hh)
+        memory = self.generator.history(hist[None], w_hh)
+        logits = self.forward_from(memory, idx, x, logits_only=True)["logits"]
         return torch.softmax(logits, 1)[:, 1]
