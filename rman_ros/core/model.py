@@ -34,6 +34,12 @@ class RMANHead(nn.Module):
         products stay fp32."""
         self.bf16_scoring = bool(on)
 
+    def history(self, hist: torch.Tensor):
+        """generator.history(hist); without autograd and with bf16 scoring, on the bf16 copy of W_hh."""
+        gen = self.generator
+        lowp = self.bf16_scoring and not torch.is_grad_enabled() and gen.use_lstm
+        return gen.history(hist, self._w_hh_bf16.get(gen.cell.weight_hh) if lowp else None)
+
     def weights_changed(self) -> None:
         """Call after writing the weights in place by other means than autograd-visible ops (the fused SGD
         step does not bump the version counters): the bf16 copies are recast on next use."""
@@ -106,11 +112,11 @@ class RMANHead(nn.Module):
         hist (U, K, D): the distinct histories (ordered T-K..T-1); hist_idx (B,) which history each of the
         B candidates x (B, D) belongs to. The K history steps run once per distinct history.
         """
-        return self.forward_from(self.generator.history(hist), hist_idx, x)
+        return self.forward_from(self.history(hist), hist_idx, x)
 
     def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor,
                      logits_only: bool = False) -> Dict[str, torch.Tensor]:
-        """The candidate step and MAL from precomputed `memory = generator.history(hist)`, so several
+        """The candidate step and MAL from precomputed `memory = history(hist)`, so several
         batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass.
         logits_only: h_star and a_t may be None (scoring)."""
         hist_idx = hist_idx.to(x.device)
@@ -127,9 +133,5 @@ class RMANHead(nn.Module):
     def score(self, hist: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Positive probability of candidates x (B, D) sharing one history hist (K, D)."""
         idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        w_hh = None
-        if self.bf16_scoring and not torch.is_grad_enabled() and self.generator.use_lstm:
-            w_hh = self._w_hh_bf16.get(self.generator.cell.weight_hh)
-        memory = self.generator.history(hist[None], w_hh)
-        logits = self.forward_from(memory, idx, x, logits_only=True)["logits"]
+        logits = self.forward_from(self.history(hist[None]), idx, x, logits_only=True)["logits"]
         return torch.softmax(logits, 1)[:, 1]
