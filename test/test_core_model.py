@@ -212,22 +212,6 @@ def test_bf16_scoring_tracks_fp32_and_follows_weight_changes():
         assert (head.score(hist, x) - low2).abs().max() == 0
 
 
-def test_bf16_history_pass_matches_fp32_and_is_scoring_only():
-    torch.manual_seed(4)
-    head = RMANHead(64, hidden=32, fc_hidden=16).eval()
-    gen, hist = head.generator, torch.randn(3, 5, 64)
-    w_lp = gen.cell.weight_hh.detach().to(torch.bfloat16)
-    with torch.no_grad():
-        ref, low = gen.history(hist), gen.history(hist, w_lp)
-        naive, _ = gen.naive(torch.cat([hist, hist[:, :1]], 1))
-    assert torch.allclose(ref.states, naive, atol=1e-5)
-    assert not torch.equal(low.states, ref.states)  # the bf16 products ran
-    for a, b in zip(low, ref):
-        assert (a - b).abs().max() < 1e-2
-    with pytest.raises(ValueError, match="without autograd"):
-        gen.history(hist, w_lp)
-
-
 @pytest.mark.parametrize("clip", [1e-3, 1e6])
 def test_sgd_step_matches_clip_then_decayed_momentum_sgd(clip):
     """sgd_step = clip_grad_norm_, then SGD with momentum and weight decay (torch's reference path)."""

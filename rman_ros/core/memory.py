@@ -26,42 +26,6 @@ class Memory(NamedTuple):
         return Memory(*(None if t is None else t.detach() for t in self))
 
 
-def _history_steps(x, w_ih, w_hh, bias, w_hh_lp: Optional[torch.Tensor] = None):
-    """Forward of the K history steps (zero initial state) -> hs, cs, acts, tanh(c) per step and
-    rec = W_hh h_{T-1} + b. With `w_hh_lp` (a bf16 copy of W_hh, no-grad scoring only) the recurrent
-    products run in bf16 with fp32 accumulation; the cell state and the gates stay fp32."""
-    u, k, d = x.shape
-    hd = w_hh.shape[1]
-
-    def recurrent(h):
-        # (W_hh h^T)^T rather than h W_hh^T: same product, but for the few rows of a history batch
-        # this operand order streams the 4H x H matrix about 1.5x faster on CPU (3.5x in bf16)
-        if w_hh_lp is not None:
-            hl = h.to(w_hh_lp.dtype)
-            if hl.shape[0] == 1:  # one history (detection): the bf16 matrix-vector kernel, 1.7x faster here
-                return torch.mv(w_hh_lp, hl[0]).float()[None]
-            return (w_hh_lp @ hl.t()).t().float()
-        return (w_hh @ h.t()).t()
-
-    gx = torch.addmm(bias, x.reshape(u * k, d), w_ih.t()).view(u, k, 4 * hd)
-    acts = x.new_empty((u, k, 4 * hd))  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-    hs = x.new_empty((u, k, hd))
-    cs = x.new_empty((u, k, hd))
-    tcs = x.new_empty((u, k, hd))  # tanh(c)
-    for t in range(k):
-        g = gx[:, t] if t == 0 else gx[:, t] + recurrent(hs[:, t - 1])
-        a = acts[:, t]
-        torch.sigmoid(g, out=a)
-        a[:, 2 * hd:3 * hd] = torch.tanh(g[:, 2 * hd:3 * hd])
-        i, f, gg, o = a.chunk(4, 1)
-        c = i * gg if t == 0 else torch.addcmul(i * gg, f, cs[:, t - 1])
-        cs[:, t] = c
-        torch.tanh(c, out=tcs[:, t])
-        torch.mul(o, tcs[:, t], out=hs[:, t])
-    rec = recurrent(hs[:, -1]) + bias  # (U, 4H)
-    return hs, cs, acts, tcs, rec
-
-
 class _LSTMHistory(torch.autograd.Function):
     """The K history steps of an LSTM (zero initial state) with a hand-written backward.
 
@@ -74,7 +38,26 @@ class _LSTMHistory(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, bias):  # x (U, K, D); bias = b_ih + b_hh (4H,)
-        hs, cs, acts, tcs, rec = _history_steps(x, w_ih, w_hh, bias)
+        u, k, d = x.shape
+        hd = w_hh.shape[1]
+        gx = torch.addmm(bias, x.reshape(u * k, d), w_ih.t()).view(u, k, 4 * hd)
+        acts = x.new_empty((u, k, 4 * hd))  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        hs = x.new_empty((u, k, hd))
+        cs = x.new_empty((u, k, hd))
+        tcs = x.new_empty((u, k, hd))  # tanh(c)
+        for t in range(k):
+            # (W_hh h^T)^T rather than h W_hh^T: same product, but for the few rows of a history batch
+            # this operand order streams the 4H x H matrix about 1.5x faster on CPU
+            g = gx[:, t] if t == 0 else gx[:, t] + (w_hh @ hs[:, t - 1].t()).t()
+            a = acts[:, t]
+            torch.sigmoid(g, out=a)
+            a[:, 2 * hd:3 * hd] = torch.tanh(g[:, 2 * hd:3 * hd])
+            i, f, gg, o = a.chunk(4, 1)
+            c = i * gg if t == 0 else torch.addcmul(i * gg, f, cs[:, t - 1])
+            cs[:, t] = c
+            torch.tanh(c, out=tcs[:, t])
+            torch.mul(o, tcs[:, t], out=hs[:, t])
+        rec = (w_hh @ hs[:, -1].t()).t() + bias  # (U, 4H)
         ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs)
         return hs, cs[:, -1].clone(), rec
 
@@ -158,22 +141,15 @@ class MemoryGenerator(nn.Module):
         z = ref.new_zeros((b, self.hidden))
         return z, z
 
-    def history(self, hist: torch.Tensor, w_hh_bf16: Optional[torch.Tensor] = None) -> Memory:
+    def history(self, hist: torch.Tensor) -> Memory:
         """hist (U, K, D) ordered T-K..T-1 -> Memory: states (U, K, H), the LSTM state (h, c) after T-1 and
-        the recurrent gate term of the candidate step. `w_hh_bf16` (a bf16 copy of W_hh; scoring without
-        autograd only) runs the recurrent products in bf16."""
+        the recurrent gate term of the candidate step."""
         u, k, _ = hist.shape
         if not self.use_lstm:
             h, c = self._zeros(u, hist)
             return Memory(F.relu(self.fc(hist)), h, c, None)
         cell = self.cell
-        bias = cell.bias_ih + cell.bias_hh
-        if not torch.is_grad_enabled():  # scoring: no autograd function, nothing saved
-            hs, cs, _, _, rec = _history_steps(hist, cell.weight_ih, cell.weight_hh, bias, w_hh_bf16)
-            return Memory(hs, hs[:, -1], cs[:, -1], rec)
-        if w_hh_bf16 is not None:
-            raise ValueError("the bf16 history pass is for scoring without autograd")
-        states, c, rec = _LSTMHistory.apply(hist, cell.weight_ih, cell.weight_hh, bias)
+        states, c, rec = _LSTMHistory.apply(hist, cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh)
         return Memory(states, states[:, -1], c, rec)
 
     def last_step(self, x: torch.Tensor, memory: Memory, idx: Optional[torch.Tensor] = None,

@@ -25,27 +25,18 @@ class RMANHead(nn.Module):
         self.bf16_scoring = False
         self._w_ih_bf16 = Bf16Copy()
         self._fc1_bf16 = Bf16Copy()
-        self._w_hh_bf16 = Bf16Copy()
 
     def set_bf16_scoring(self, on: bool) -> None:
         """Scoring without autograd (detection, hard-negative mining) runs the two per-candidate products,
-        the LSTM input product and fc1's h_T half, in bf16; detection also runs the history's recurrent
-        products in bf16. Accumulation is fp32 (several times faster on CPUs with AMX). Training
-        products stay fp32."""
+        the LSTM input product and fc1's h_T half, in bf16 (fp32 accumulation; several times faster on CPUs
+        with AMX). Training products stay fp32."""
         self.bf16_scoring = bool(on)
-
-    def history(self, hist: torch.Tensor):
-        """generator.history(hist); without autograd and with bf16 scoring, on the bf16 copy of W_hh."""
-        gen = self.generator
-        lowp = self.bf16_scoring and not torch.is_grad_enabled() and gen.use_lstm
-        return gen.history(hist, self._w_hh_bf16.get(gen.cell.weight_hh) if lowp else None)
 
     def weights_changed(self) -> None:
         """Call after writing the weights in place by other means than autograd-visible ops (the fused SGD
         step does not bump the version counters): the bf16 copies are recast on next use."""
         self._w_ih_bf16.invalidate()
         self._fc1_bf16.invalidate()
-        self._w_hh_bf16.invalidate()
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p_drop <= 0:
@@ -112,11 +103,11 @@ class RMANHead(nn.Module):
         hist (U, K, D): the distinct histories (ordered T-K..T-1); hist_idx (B,) which history each of the
         B candidates x (B, D) belongs to. The K history steps run once per distinct history.
         """
-        return self.forward_from(self.history(hist), hist_idx, x)
+        return self.forward_from(self.generator.history(hist), hist_idx, x)
 
     def forward_from(self, memory, hist_idx: torch.Tensor, x: torch.Tensor,
                      logits_only: bool = False) -> Dict[str, torch.Tensor]:
-        """The candidate step and MAL from precomputed `memory = history(hist)`, so several
+        """The candidate step and MAL from precomputed `memory = generator.history(hist)`, so several
         batches of candidates (e.g. hard-negative scoring and the training batch) share one history pass.
         logits_only: h_star and a_t may be None (scoring)."""
         hist_idx = hist_idx.to(x.device)
@@ -133,5 +124,5 @@ class RMANHead(nn.Module):
     def score(self, hist: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Positive probability of candidates x (B, D) sharing one history hist (K, D)."""
         idx = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        logits = self.forward_from(self.history(hist[None]), idx, x, logits_only=True)["logits"]
+        logits = self.forward_from(self.generator.history(hist[None]), idx, x, logits_only=True)["logits"]
         return torch.softmax(logits, 1)[:, 1]

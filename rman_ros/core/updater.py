@@ -90,7 +90,7 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
         hist = torch.stack([pos_recs[i].hist for i in pf] + [neg_recs[i].hist for i in nf])
         xp, ip = _draw_from_frames(pos_recs, pf, n, rng, 0)
         xn, in_ = _draw_from_frames(neg_recs, nf, n_hard, rng, len(pf))
-        memory = head.history(hist)  # K steps once per distinct history, shared below
+        memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
                 head.eval()
