@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,26 @@ def test_typestore_hash_matches_live_publisher():
         node.destroy_node()
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_resend_timeout_names_the_whole_wait():
+    """The init frame is re-sent every 0.5 s; when nothing comes back, the error gives the full deadline
+    (it used to print the last resend interval, 'within 0 s')."""
+    from rman_ros.bag.play import _publish_until_result
+
+    class Silent:  # a node that never answers
+        def __init__(self):
+            self.sent = 0
+            self.image_pub = self
+
+        def publish(self, msg):
+            self.sent += 1
+
+        def wait_results(self, stamp, count, timeout):
+            time.sleep(timeout)
+            raise TimeoutError(f"no detections for stamp {stamp} within {timeout:.0f} s")
+
+    client = Silent()
+    with pytest.raises(TimeoutError, match=r"stamp 7 within 2 s \(the frame was re-sent"):
+        _publish_until_result(client, object(), 7, 1.6, resend=True)
+    assert client.sent >= 3

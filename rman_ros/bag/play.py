@@ -92,8 +92,11 @@ def _publish_until_result(client, msg, stamp: int, timeout: float, resend: bool)
                                 else timeout)
             return
         except TimeoutError:
-            if not resend or time.monotonic() > deadline:
+            if not resend:
                 raise
+            if time.monotonic() > deadline:  # name the whole wait, not the last 0.5 s resend interval
+                raise TimeoutError(f"no detections for stamp {stamp} within {timeout:.0f} s "
+                                   "(the frame was re-sent every 0.5 s)") from None
 
 
 def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps: Optional[float] = None,
