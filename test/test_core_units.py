@@ -305,10 +305,10 @@ def test_box_features_fused_projection_equals_standardise_then_project():
     ex.set_normalisation(ff, box)
     boxes = draw("gaussian", box, 300, 0.5, 1.2, rng, bounds=(0, 0, 160, 120))
     for fit_rows in (slice(0, 200), slice(100, 300)):
-        raw = ff.ex.box_features(ff, boxes, project=False)  # standardised, not projected
+        raw = ex.box_features(ff, boxes, project=False)  # standardised, not projected
         ex.fit_projection(raw[fit_rows])
         fused = ff(boxes)
         assert fused.shape == (300, 16)
         assert torch.allclose(fused, ex.project(raw), atol=1e-4, rtol=1e-4)
     ex.proj = None  # no projection: standardised features only
-    assert torch.equal(ff(boxes), ff.ex.box_features(ff, boxes, project=False))
+    assert torch.equal(ff(boxes), ex.box_features(ff, boxes, project=False))

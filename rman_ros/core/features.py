@@ -137,7 +137,7 @@ class FeatureExtractor:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             y = self.net(x)
-        # channels_last stays: RoIAlign's grid_sample gathers all channels of a point at once (faster)
+        # channels_last stays: RoIAlign then reads the map as an (H*W, C) table without a copy
         return y.float() if self.channels_last else y.float().contiguous()
 
     def frame(self, image: np.ndarray, box: np.ndarray, region_px: int) -> FrameFeatures:
