@@ -250,3 +250,47 @@ def test_sample_pools_window_and_first_frame_anchor(keep_first):
     pos, _ = pools.snapshot(pos_last=2)  # short-term updates use the recent frames only
     assert [r.frame for r in pos] == [4, 5]
     assert torch.equal(pools.first.feats, torch.zeros(2, 4))
+
+
+def test_sample_table_draws_what_one_gather_per_frame_draws():
+    from rman_ros.core.pools import FrameSamples
+    from rman_ros.core.updater import SampleTable
+    g = torch.Generator().manual_seed(0)
+    recs = [FrameSamples(f, torch.randn(3, 4, generator=g), torch.randn(int(m), 4, generator=g))
+            for f, m in enumerate([5, 1, 40, 7, 300, 2])]
+    table = SampleTable(recs)
+
+    def per_frame(frame_ids, n, rng, offset):  # the plain version: one draw and one gather per frame, in turn
+        which = rng.integers(0, len(frame_ids), n)
+        feats, idx = [], []
+        for j, fid in enumerate(frame_ids):
+            m = int((which == j).sum())
+            if m:
+                feats.append(recs[fid].feats[torch.from_numpy(rng.integers(0, recs[fid].feats.shape[0], m))])
+                idx += [offset + j] * m
+        return torch.cat(feats), torch.tensor(idx)
+
+    for seed in range(20):
+        pick = np.random.default_rng(100 + seed)
+        fids = pick.choice(len(recs), int(pick.integers(1, 5)), replace=False)
+        n = int(pick.integers(1, 70))
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        x, i = table.draw(fids, n, a, 3)
+        x_ref, i_ref = per_frame(fids, n, b, 3)
+        assert torch.equal(x, x_ref) and torch.equal(i, i_ref)
+        assert a.integers(0, 2**62) == b.integers(0, 2**62)  # and both used the same random numbers
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3])
+def test_dropout_drops_the_configured_fraction_reproducibly(p):
+    head = RMANHead(8, hidden=4, fc_hidden=4, dropout=p).train()
+    x = torch.ones(500, 400)
+    head.dropout_rng = np.random.default_rng(7)
+    y = head.drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)), rtol=1e-4)  # E[y] = x
+    head.dropout_rng = np.random.default_rng(7)
+    assert torch.equal(head.drop(x), y)  # same seed, same mask
+    assert not torch.equal(head.drop(x), y)
+    assert torch.equal(head.eval().drop(x), x)  # no dropout outside training

@@ -165,10 +165,17 @@ class MemoryGenerator(nn.Module):
         if idx is None:
             idx = torch.arange(x.shape[0], device=x.device)
         cell = self.cell
-        one = rec.shape[0] == 1  # one history (detection): broadcast instead of gathering B copies
-        rec, c_prev = (rec, c) if one else (rec[idx], c[idx])
-        if w_ih_bf16 is not None:
-            gates = torch.mm(x.to(torch.bfloat16), w_ih_bf16.t()).float().add_(rec)
+        if rec.shape[0] == 1:  # one history (detection): broadcast instead of gathering B copies
+            c_prev = c
+        elif torch.is_grad_enabled():
+            # training: a one-hot product instead of indexing, so that the backward is a product too and not
+            # an accumulating scatter into U rows (several times slower on CPU); the forward is exact
+            sel = F.one_hot(idx, rec.shape[0]).to(rec.dtype)
+            rec, c_prev = sel @ rec, sel @ c
+        else:
+            rec, c_prev = rec[idx], c[idx]
+        if w_ih_bf16 is not None:  # fp32 rec + the bf16 product, promoted in the same pass
+            gates = torch.add(rec, torch.mm(x.to(torch.bfloat16), w_ih_bf16.t()))
         else:
             gates = torch.addmm(rec, x, cell.weight_ih.t())
         i, f, g, o = gates.chunk(4, 1)  # PyTorch LSTM gate order

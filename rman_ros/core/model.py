@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ class RMANHead(nn.Module):
         super().__init__()
         self.aggregation = aggregation
         self.p_drop = float(dropout)  # py-MDNet: dropout before fc5 and fc6 (training only)
-        self.gen = torch.Generator()  # own RNG: dropout masks are reproducible and thread-local
+        self.dropout_rng = np.random.default_rng(0)  # own RNG: dropout masks are reproducible and thread-local
         self.generator = MemoryGenerator(in_dim, hidden, use_lstm)
         cls_in = hidden if aggregation == "none" else 2 * hidden
         self.fc1 = nn.Linear(cls_in, fc_hidden)
@@ -41,9 +42,12 @@ class RMANHead(nn.Module):
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p_drop <= 0:
             return x
-        keep = 1.0 - self.p_drop
-        mask = torch.rand(x.shape, generator=self.gen, dtype=x.dtype, device="cpu").lt_(keep).to(x.device)
-        return x * mask / keep
+        # 16-bit uniform integers: the keep probability is rounded to a multiple of 2^-16 (exact for 0.5), and
+        # drawing them takes a third of the time torch.rand takes with its own generator
+        keep = round((1.0 - self.p_drop) * 65536) / 65536
+        draws = self.dropout_rng.integers(0, 65536, tuple(x.shape), dtype=np.uint16)
+        scale = torch.from_numpy((draws < int(keep * 65536)) * np.float32(1.0 / keep)).to(x.device)
+        return x * scale
 
     def classify(self, h_star: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.drop(F.relu(self.fc1(self.drop(h_star)))))
@@ -89,7 +93,7 @@ class RMANHead(nn.Module):
         w1a, w1b = self.fc1.weight[:, :hd], self.fc1.weight[:, hd:]
         if lowp:
             w1b_lp = self._fc1_bf16.get(self.fc1.weight)[:, hd:]
-            zb = torch.mm(h_t.to(torch.bfloat16), w1b_lp.t()).float().add_(self.fc1.bias)
+            zb = torch.add(self.fc1.bias, torch.mm(h_t.to(torch.bfloat16), w1b_lp.t()))
         else:
             zb = F.linear(h_t, w1b, self.fc1.bias)
         z = w @ (flat @ w1a.T) + zb

@@ -17,6 +17,7 @@ argmax of  y = IFFT( sum_d conj(A_d) Z_d / (B + lambda) ).
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import cv2
@@ -103,6 +104,31 @@ def _working_patch(gray: np.ndarray, box: np.ndarray, scale: float):
     return crop, np.array([x0, y0], float), (1.0, 1.0)
 
 
+@functools.lru_cache(maxsize=16)
+def _cell_bins(s: int, mh: int, mw: int, cell: int, bins: int) -> np.ndarray:
+    """First histogram slot of each template pixel's cell, for S templates of mh x mw (flattened)."""
+    ch, cw = mh // cell, mw // cell
+    cell_id = ((np.arange(s)[:, None, None] * ch + (np.arange(mh) // cell)[None, :, None]) * cw
+               + (np.arange(mw) // cell)[None, None, :])
+    out = (cell_id * bins).ravel()
+    out.flags.writeable = False
+    return out
+
+
+def _template_maps(boxes: np.ndarray, origin: np.ndarray, f: tuple, mw: int, mh: int):
+    """Sampling maps of all S templates stacked along the rows, (S*mh, mw) each: template pixel (u, v) of
+    box (x, y, w, h) reads the working patch at ((x - ox) fx + u w fx / mw, (y - oy) fy + v h fy / mh)."""
+    fx, fy = f
+    sx = boxes[:, 2] * fx / mw                                    # working-patch pixels per template pixel
+    sy = boxes[:, 3] * fy / mh
+    map_x = (boxes[:, 0] - origin[0]) * fx
+    map_y = (boxes[:, 1] - origin[1]) * fy
+    u, v = np.arange(mw, dtype=np.float64), np.arange(mh, dtype=np.float64)
+    mx = np.broadcast_to((map_x[:, None] + sx[:, None] * u[None])[:, None, :], (len(boxes), mh, mw))
+    my = np.broadcast_to((map_y[:, None] + sy[:, None] * v[None])[:, :, None], (len(boxes), mh, mw))
+    return (mx.reshape(-1, mw).astype(np.float32), my.reshape(-1, mw).astype(np.float32))
+
+
 def pixel_pyramid(gray: np.ndarray, boxes: np.ndarray, model_wh: tuple, cell: int = 4, bins: int = 9) -> np.ndarray:
     """Features of each box resampled to a fixed template (as DSST does), so that the box at the right scale
     shows the same content at every frame: per cell of `cell` x `cell` pixels, a magnitude-weighted
@@ -110,33 +136,37 @@ def pixel_pyramid(gray: np.ndarray, boxes: np.ndarray, model_wh: tuple, cell: in
     mean intensity. gray: HxW float32 in [0, 1]; boxes (S, 4) x, y, w, h, nested about one centre -> (S, D)."""
     boxes = np.asarray(boxes, dtype=np.float64)
     mw, mh = model_wh
-    mid = boxes[len(boxes) // 2]
+    s, ch, cw = len(boxes), mh // cell, mw // cell
+    mid = boxes[s // 2]
     outer = np.concatenate([boxes[:, :2].min(0), (boxes[:, :2] + boxes[:, 2:]).max(0) - boxes[:, :2].min(0)])
     # one anti-aliased shrink of the region that holds every pyramid box, so that the middle box is about
-    # template sized; each box is then warped from it at a scale within the pyramid's range
-    work, origin, (fx, fy) = _working_patch(gray, outer, min(1.0, np.sqrt(mw * mh / max(mid[2] * mid[3], 1e-6))))
-    patches = np.empty((len(boxes), mh, mw), np.float32)
-    for i, (x, y, w, h) in enumerate(boxes):
-        sx, sy = mw / max(w * fx, 1e-6), mh / max(h * fy, 1e-6)
-        m = np.array([[sx, 0.0, -(x - origin[0]) * fx * sx], [0.0, sy, -(y - origin[1]) * fy * sy]])
-        patches[i] = cv2.warpAffine(work, m, (mw, mh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # template sized; all S templates are then sampled from it bilinearly in one remap
+    work, origin, f = _working_patch(gray, outer, min(1.0, np.sqrt(mw * mh / max(mid[2] * mid[3], 1e-6))))
+    patches = cv2.remap(work, *_template_maps(boxes, origin, f, mw, mh), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).reshape(s, mh, mw)
     gx = np.zeros_like(patches)
     gy = np.zeros_like(patches)
-    gx[:, :, 1:-1] = patches[:, :, 2:] - patches[:, :, :-2]
-    gy[:, 1:-1] = patches[:, 2:] - patches[:, :-2]
-    mag, ang = cv2.cartToPolar(gx.reshape(-1, mw), gy.reshape(-1, mw))  # angle in [0, 2 pi)
-    ang = ang.ravel() * np.float32(bins / np.pi)
-    ang[ang >= bins] -= bins                                          # unsigned orientation in [0, bins)
-    lo = ang.astype(np.int64)                                         # floor (ang >= 0)
-    frac = ang - lo
-    s, ch, cw = len(boxes), mh // cell, mw // cell
-    cell_id = ((np.arange(s)[:, None, None] * ch + (np.arange(mh) // cell)[None, :, None]) * cw
-               + (np.arange(mw) // cell)[None, None, :])
-    base = (cell_id * bins).ravel()
+    np.subtract(patches[:, :, 2:], patches[:, :, :-2], out=gx[:, :, 1:-1])
+    np.subtract(patches[:, 2:], patches[:, :-2], out=gy[:, 1:-1])
+    mag, ang = cv2.cartToPolar(gx.reshape(-1, mw), gy.reshape(-1, mw))  # angle in [0, 2 pi]
+    # votes go to 2*bins signed bins (plus 2 spare slots for the wrap-around at 2 pi), and signed bins j
+    # and j + bins are then folded into the unsigned bin j
+    ang = ang.ravel()
+    ang *= np.float32(bins / np.pi)
+    lo = ang.astype(np.int32)                                         # floor (ang >= 0), at most 2 * bins
+    hi_w = ang
+    hi_w -= lo                                                        # fraction towards the next bin
     m = mag.ravel()
-    n = s * ch * cw * bins
-    hist = (np.bincount(base + lo % bins, m * (1 - frac), n)
-            + np.bincount(base + (lo + 1) % bins, m * frac, n)).reshape(s, ch, cw, bins)
-    hist /= np.sqrt((hist ** 2).sum(-1, keepdims=True)) + 1e-3
-    inten = patches.reshape(s, ch, cell, cw, cell).mean((2, 4))[..., None]
+    hi_w *= m
+    stride = 2 * bins + 2
+    base = _cell_bins(s, mh, mw, cell, stride)
+    n = s * ch * cw * stride
+    idx = base + lo
+    signed = (np.bincount(idx, m - hi_w, n) + np.bincount(idx + 1, hi_w, n)).reshape(s, ch, cw, stride)
+    hist = signed[..., :bins] + signed[..., bins:2 * bins]
+    hist[..., :2] += signed[..., 2 * bins:]
+    hist /= np.sqrt(np.einsum("...i,...i->...", hist, hist))[..., None] + 1e-3
+    # cell means of the intensity (block averages: an area resize by exactly 1 / cell)
+    inten = cv2.resize(patches.reshape(s * mh, mw), (cw, s * ch), interpolation=cv2.INTER_AREA)
+    inten = inten.reshape(s, ch, cw, 1).astype(np.float64)
     return np.concatenate([hist, inten - inten.mean()], -1).reshape(s, -1)

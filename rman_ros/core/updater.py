@@ -16,20 +16,29 @@ from .model import RMANHead
 from .pools import FrameSamples
 
 
-def _draw_from_frames(recs: Sequence[FrameSamples], frame_ids: np.ndarray, n: int, rng: np.random.Generator,
-                      hist_offset: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """n samples spread over the chosen frames -> (features (n, D), history index (n,))."""
-    which = rng.integers(0, len(frame_ids), n)
-    feats, idx = [], []
-    for j, fid in enumerate(frame_ids):
-        m = int((which == j).sum())
-        if m == 0:
-            continue
-        pool = recs[fid].feats
-        sel = torch.from_numpy(rng.integers(0, pool.shape[0], m)).to(pool.device)
-        feats.append(pool[sel])
-        idx.append(torch.full((m,), hist_offset + j, dtype=torch.long, device=pool.device))
-    return torch.cat(feats), torch.cat(idx)
+class SampleTable:
+    """The features of a list of frame records as one (N, D) table, built once per training run, so that
+    drawing a mini-batch is one gather instead of one small gather per frame."""
+
+    def __init__(self, recs: Sequence[FrameSamples]):
+        sizes = [r.feats.shape[0] for r in recs]
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.feats = torch.cat([r.feats for r in recs])
+        self.hists = [r.hist for r in recs]
+
+    def draw(self, frame_ids: np.ndarray, n: int, rng: np.random.Generator,
+             hist_offset: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """n samples spread uniformly over the chosen frames, grouped by frame in the order of frame_ids
+        -> (features (n, D), history index (n,): hist_offset + position in frame_ids)."""
+        which = rng.integers(0, len(frame_ids), n)
+        counts = np.bincount(which, minlength=len(frame_ids))
+        fids = np.asarray(frame_ids)
+        # one call with per-sample bounds draws the same numbers as one call per frame in turn
+        rows = np.repeat(self.starts[fids], counts) + rng.integers(0, np.repeat(self.sizes[fids], counts))
+        idx = np.repeat(np.arange(hist_offset, hist_offset + len(fids)), counts)
+        dev = self.feats.device
+        return self.feats[torch.from_numpy(rows).to(dev)], torch.from_numpy(idx).to(dev)
 
 
 def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
@@ -78,18 +87,19 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
     if not pos_recs or not neg_recs or iters <= 0:
         return float("nan")
     head.train()
-    head.gen.manual_seed(int(rng.integers(0, 2**62)))
+    head.dropout_rng = np.random.default_rng(int(rng.integers(0, 2**62)))
     opt = make_optimizer(head, lr * cfg.lr_scale, cfg)
     n = cfg.batch_pairs
     n_hard = n * max(1, cfg.hard_negative_pool)
     fpb = cfg.frames_per_batch
     last = float("nan")
+    pos_tab, neg_tab = SampleTable(pos_recs), SampleTable(neg_recs)
     for _ in range(iters):
         pf = rng.choice(len(pos_recs), min(fpb, len(pos_recs)), replace=False)
         nf = rng.choice(len(neg_recs), min(fpb, len(neg_recs)), replace=False)
-        hist = torch.stack([pos_recs[i].hist for i in pf] + [neg_recs[i].hist for i in nf])
-        xp, ip = _draw_from_frames(pos_recs, pf, n, rng, 0)
-        xn, in_ = _draw_from_frames(neg_recs, nf, n_hard, rng, len(pf))
+        hist = torch.stack([pos_tab.hists[i] for i in pf] + [neg_tab.hists[i] for i in nf])
+        xp, ip = pos_tab.draw(pf, n, rng, 0)
+        xn, in_ = neg_tab.draw(nf, n_hard, rng, len(pf))
         memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
