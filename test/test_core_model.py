@@ -294,3 +294,22 @@ def test_dropout_drops_the_configured_fraction_reproducibly(p):
     assert torch.equal(head.drop(x), y)  # same seed, same mask
     assert not torch.equal(head.drop(x), y)
     assert torch.equal(head.eval().drop(x), x)  # no dropout outside training
+
+
+def test_repeated_histories_of_a_batch_run_once_with_the_same_result():
+    from rman_ros.core.updater import _distinct
+    torch.manual_seed(0)
+    a, b, c = (torch.randn(5, 12) for _ in range(3))
+    stack, slots = _distinct([a, b, a, c, b])
+    assert stack.shape == (3, 5, 12) and slots.tolist() == [0, 1, 0, 2, 1]
+    assert torch.equal(stack[2], c)
+    same, none = _distinct([a, b, torch.randn(5, 12)])
+    assert none is None and same.shape[0] == 3
+    # the head scores samples identically whether their history is shared or repeated
+    head = RMANHead(12, hidden=16, fc_hidden=8).double()
+    idx = torch.tensor([0, 1, 2, 3, 4, 4, 2])
+    x = torch.randn(len(idx), 12, dtype=torch.float64)
+    rep = head(torch.stack([a, b, a, c, b]).double(), idx, x)
+    dedup = head(stack.double(), slots[idx], x)
+    for k in ("logits", "h_t", "h_star", "a_t"):
+        assert torch.allclose(rep[k], dedup[k], atol=1e-12), k

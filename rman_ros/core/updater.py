@@ -41,6 +41,21 @@ class SampleTable:
         return self.feats[torch.from_numpy(rows).to(dev)], torch.from_numpy(idx).to(dev)
 
 
+def _distinct(hists: List[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Stack the distinct histories of a batch (U, K, D) once each. A frame's positives and negatives share
+    one history tensor, so the first-frame training has one history, not two. Returns the stack and, when
+    some were repeated, the slot in it of each input position (None when all are distinct)."""
+    first, uniq, slots = {}, [], []
+    for h in hists:
+        if id(h) not in first:
+            first[id(h)] = len(uniq)
+            uniq.append(h)
+        slots.append(first[id(h)])
+    if len(uniq) == len(hists):
+        return torch.stack(hists), None
+    return torch.stack(uniq), torch.tensor(slots, device=hists[0].device)
+
+
 def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
     last = list(head.fc2.parameters())
     last_ids = {id(p) for p in last}
@@ -97,9 +112,11 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
     for _ in range(iters):
         pf = rng.choice(len(pos_recs), min(fpb, len(pos_recs)), replace=False)
         nf = rng.choice(len(neg_recs), min(fpb, len(neg_recs)), replace=False)
-        hist = torch.stack([pos_tab.hists[i] for i in pf] + [neg_tab.hists[i] for i in nf])
+        hist, slots = _distinct([pos_tab.hists[i] for i in pf] + [neg_tab.hists[i] for i in nf])
         xp, ip = pos_tab.draw(pf, n, rng, 0)
         xn, in_ = neg_tab.draw(nf, n_hard, rng, len(pf))
+        if slots is not None:
+            ip, in_ = slots[ip], slots[in_]
         memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
             with torch.no_grad():
