@@ -1,4 +1,4 @@
-"""Memory generator, MAL, prefix sharing and the losses (Eq. 1-7) on tiny tensors."""
+"""Memory generator, MAL, prefix sharing, the losses (Eq. 1-7), dropout and batch drawing on tiny tensors."""
 
 import copy
 import math

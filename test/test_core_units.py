@@ -1,4 +1,4 @@
-"""Config YAML contract, RoIAlign, sampling, backbones and the VGG-M weight loaders."""
+"""Config YAML contract, RoIAlign, sampling, the scale filter, backbones and the VGG-M weight loaders."""
 
 import dataclasses
 
