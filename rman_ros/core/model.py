@@ -44,9 +44,9 @@ class RMANHead(nn.Module):
             return x
         # 16-bit uniform integers: the keep probability is rounded to a multiple of 2^-16 (exact for 0.5), and
         # drawing them takes a third of the time torch.rand takes with its own generator
-        keep = round((1.0 - self.p_drop) * 65536) / 65536
+        threshold = round((1.0 - self.p_drop) * 65536)  # P(keep) = threshold / 2^16
         draws = self.dropout_rng.integers(0, 65536, tuple(x.shape), dtype=np.uint16)
-        scale = torch.from_numpy((draws < int(keep * 65536)) * np.float32(1.0 / keep)).to(x.device)
+        scale = torch.from_numpy((draws < threshold) * np.float32(65536 / threshold)).to(x.device)
         return x * scale
 
     def classify(self, h_star: torch.Tensor) -> torch.Tensor:

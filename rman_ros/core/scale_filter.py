@@ -154,10 +154,8 @@ def pixel_pyramid(gray: np.ndarray, boxes: np.ndarray, model_wh: tuple, cell: in
     ang = ang.ravel()
     ang *= np.float32(bins / np.pi)
     lo = ang.astype(np.int32)                                         # floor (ang >= 0), at most 2 * bins
-    hi_w = ang
-    hi_w -= lo                                                        # fraction towards the next bin
     m = mag.ravel()
-    hi_w *= m
+    hi_w = (ang - lo.astype(np.float32)) * m                          # the vote for the next bin up
     stride = 2 * bins + 2
     base = _cell_bins(s, mh, mw, cell, stride)
     n = s * ch * cw * stride
