@@ -263,14 +263,15 @@ def test_real_grayscale_sequence():
     assert np.isfinite(r["box"]).all()
 
 
-def zoomed(frame, box, rate, n):
+def zoomed(frame, box, rate, n, aspect=False):
     """n frames of a camera zooming by `rate` per frame about the centre of `box` (real pixels, smooth
-    scale change), with the ground-truth boxes."""
+    scale change), with the ground-truth boxes. aspect: stretch x by `rate` and squeeze y by 1 / `rate` per
+    frame instead (the area stays, the aspect ratio changes)."""
     c = box[:2] + box[2:] / 2
     frames, boxes = [], []
     for t in range(n):
-        s = rate ** t
-        m = np.array([[s, 0, c[0] * (1 - s)], [0, s, c[1] * (1 - s)]])
+        s = np.array([rate ** t, rate ** (-t if aspect else t)])
+        m = np.array([[s[0], 0, c[0] * (1 - s[0])], [0, s[1], c[1] * (1 - s[1])]])
         frames.append(cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REFLECT))
         boxes.append(np.concatenate([c - box[2:] * s / 2, box[2:] * s]))
@@ -288,6 +289,22 @@ def test_scale_filter_follows_a_zoom(rate):
     size = np.sqrt(r["box"][2] * r["box"][3] / np.prod(boxes[-1][2:]))
     assert abs(np.log(size)) < np.log(1.1), size
     assert iou(r["box"], boxes[-1]) > 0.7
+
+
+@pytest.mark.parametrize("aspect_filter", [True, False])
+def test_aspect_filter_follows_a_stretch(aspect_filter):
+    first, gt = load_seq("Crossing", 1)
+    frames, boxes = zoomed(first[0], gt[0], 1.01, 31, aspect=True)  # 30 frames: aspect ratio x 1.8
+    t = RMANTracker(RMANConfig(device="cpu", scale_filter=True, aspect_filter=aspect_filter))
+    t.initialize(frames[0], boxes[0])
+    for f in frames[1:]:
+        r = t.track(f)
+    change = np.log((r["box"][2] / r["box"][3]) / (boxes[-1][2] / boxes[-1][3]))  # log aspect-ratio error
+    if aspect_filter:  # it lags (the model learns the tracked boxes) but follows most of the change
+        assert abs(change) < 0.4 * 30 * 2 * np.log(1.01), np.exp(change)
+        assert iou(r["box"], boxes[-1]) > 0.7
+    else:  # without it the box keeps the first frame's aspect ratio
+        assert abs(change + 30 * 2 * np.log(1.01)) < np.log(1.15), np.exp(change)
 
 
 def test_scale_filter_keeps_the_box_size_on_bolt2():

@@ -156,6 +156,28 @@ def test_scale_filter_finds_the_size_change_of_a_shifted_pyramid():
         ScaleFilter(n_scales=2)
 
 
+def test_aspect_filter_boxes_keep_centre_and_area_and_find_a_stretch():
+    from rman_ros.core.scale_filter import model_size, pixel_pyramid
+    af = ScaleFilter(n_scales=17, step=1.02, aspect=True)
+    box = np.array([60.0, 40.0, 30.0, 50.0])
+    pyr = af.boxes(box)
+    assert pyr.shape == (17, 4) and np.allclose(pyr[8], box)
+    np.testing.assert_allclose(pyr[:, :2] + pyr[:, 2:] / 2, np.repeat((box[:2] + box[2:] / 2)[None], 17, 0))
+    np.testing.assert_allclose(pyr[:, 2] * pyr[:, 3], 30.0 * 50.0)
+    np.testing.assert_allclose(pyr[-1, 2:], box[2:] * [1.02 ** 8, 1.02 ** -8])
+    # a smooth texture; the filter learns the box, then sees boxes of the wrong aspect ratio (same centre)
+    rng = np.random.default_rng(5)
+    gray = cv2.GaussianBlur(rng.random((160, 200)).astype(np.float32), (0, 0), 2.0)
+    mwh = model_size(box[2:])
+    af.update(pixel_pyramid(gray, af.boxes(box), mwh))
+    assert af.detect(pixel_pyramid(gray, af.boxes(box), mwh)) == 1.0
+    for k in (-5, 5):
+        wrong = np.concatenate([box[:2], box[2:] * [1.02 ** k, 1.02 ** -k]])
+        wrong[:2] += (box[2:] - wrong[2:]) / 2  # same centre
+        a = af.detect(pixel_pyramid(gray, af.boxes(wrong), mwh))
+        assert np.isclose(np.log(a) / np.log(1.02), -k, atol=1), (k, a)  # narrows a too wide box and back
+
+
 def test_efficientnet_loads_strictly_and_cuts():
     from rman_ros.core.backbone import EfficientNetFeatures, load_efficientnet_lite0
     net = load_efficientnet_lite0()

@@ -107,6 +107,12 @@ class RMANConfig:
                                   (1.001, 1.5))
     scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST: 0.025)", "ours",
                                 (0.0, 1.0))
+    aspect_filter: bool = _f(False, "with the scale filter: a second filter of the same kind over boxes of equal "
+                             "area and varied aspect ratio (width x step**n, height / step**n) sets the aspect "
+                             "ratio, which the scale filter alone keeps from the first frame", "ours")
+    aspect_filter_ratios: int = _f(17, "aspect filter: number of aspect ratios in its pyramid", "ours", (3, 129))
+    aspect_filter_step: float = _f(1.02, "aspect filter: width ratio between neighbouring pyramid boxes", "ours",
+                                   (1.001, 1.5))
     top_k: int = _f(5, "average the top-k candidates as the detection", "py-mdnet", (1, 1000), runtime=True)
     # ---------------- sample pools (py-MDNet conventions) ----------------
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))

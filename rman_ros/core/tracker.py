@@ -100,6 +100,17 @@ class RMANTracker:
             ff.gray = cv2.cvtColor(ff.image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
         return pixel_pyramid(ff.gray, boxes, self._scale_model)
 
+    def _size_feats(self, ff: FrameFeatures, box: np.ndarray, size: Optional[np.ndarray] = None):
+        """The pyramid features of every size filter (scale, and aspect when on) around `box` at `size`, from
+        one pixel_pyramid call (all pyramids share the template)."""
+        boxes = [f.boxes(box, size) for f in self.size_filters]
+        feats = self._scale_feats(ff, np.concatenate(boxes))
+        return np.split(feats, np.cumsum([len(b) for b in boxes])[:-1])
+
+    def _update_size_filters(self, ff: FrameFeatures, box: np.ndarray) -> None:
+        for f, feats in zip(self.size_filters, self._size_feats(ff, box)):
+            f.update(feats)
+
     def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray,
                         feats: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Box-regression input: the boxes' own features (reused when given) or, with bbreg_context,
@@ -135,11 +146,14 @@ class RMANTracker:
         pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
         target = self.features.project(target[None])[0]
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
-        self.scale_filter = None
+        self.size_filters = []  # the scale filter, then the aspect filter
         if c.scale_filter:
-            self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
+            self.size_filters.append(ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr))
+            if c.aspect_filter:
+                self.size_filters.append(ScaleFilter(c.aspect_filter_ratios, c.aspect_filter_step,
+                                                     c.scale_filter_lr, aspect=True))
             self._scale_model = model_size(box[2:])
-            self.scale_filter.update(self._scale_feats(ff, self.scale_filter.boxes(box)))
+            self._update_size_filters(ff, box)
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
             bb = draw_labelled("uniform", box, c.n_bbreg, c.bbreg_trans, c.bbreg_scale, self.rng,
@@ -213,9 +227,12 @@ class RMANTracker:
         box = cands[top].mean(0)
         if success and c.use_bbreg:
             box = self.bbreg.predict(self._bbreg_features(ff, cands[top], feats[top]), cands[top]).mean(0)
-        if success and self.scale_filter is not None:  # size from the scale pyramid at the refined centre
-            sf = self.scale_filter
-            size = self.box[2:] * sf.detect(self._scale_feats(ff, sf.boxes(box, self.box[2:])))
+        if success and self.size_filters:  # size (and aspect) from the pyramids at the refined centre
+            feats = self._size_feats(ff, box, self.box[2:])
+            size = self.box[2:] * self.size_filters[0].detect(feats[0])
+            if len(self.size_filters) > 1:  # width x a, height / a
+                a = self.size_filters[1].detect(feats[1])
+                size = size * np.array([a, 1.0 / a])
             box = np.concatenate([box[:2] + box[2:] / 2 - size / 2, size])
         if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
             size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
@@ -232,8 +249,8 @@ class RMANTracker:
                                              False)
             self.pools.add(self.frame_idx, hist, pos, neg)
             self.hist.append(target)
-            if self.scale_filter is not None:
-                self.scale_filter.update(self._scale_feats(ff, self.scale_filter.boxes(box)))
+            if self.size_filters:
+                self._update_size_filters(ff, box)
         t3 = time.perf_counter()
         self._maybe_update(success)
         t4 = time.perf_counter()
