@@ -39,6 +39,16 @@ class RMANConfig:
     n_pos_init: int = _f(500, "positives among N1 (rest are negatives)", "py-mdnet", (1, 100000))
     init_iters: int = _f(50, "training iterations on the first frame", "paper", (0, 10000))
     lr_init: float = _f(2e-4, "learning rate of the first-frame training", "paper", (0.0, 10.0))
+    bootstrap_frames: int = _f(0, "memory bootstrap: frames 1..M are tracked by a memory-free head (the Baseline "
+                               "variant's FC classifier on the CNN features, trained on the first frame), so the "
+                               "sample pools fill with real tracked histories; at frame M the RMAN head is trained "
+                               "on them (bootstrap_iters at lr_init) and takes over. 0 = the paper's "
+                               "initialisation: the RMAN head trained on frame 0 with the first target as every "
+                               "history patch. A head without a memory (the Baseline variant) skips it", "ours",
+                               (0, 100000))
+    bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
+                              "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
+                              (1, 10000))
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------

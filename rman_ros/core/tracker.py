@@ -20,6 +20,7 @@ from .runtime import cpu_has_bf16, resolve_device, tune_glibc_malloc
 from .sampling import draw, draw_labelled, iou
 from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
+from .variants import ABLATIONS
 
 
 class RMANTracker:
@@ -37,6 +38,8 @@ class RMANTracker:
         self._device = resolve_device(cfg.device)
         self.features = FeatureExtractor(cfg, self._device)
         self.updater: Optional[Updater] = None
+        self.boot: Optional[Updater] = None  # memory bootstrap: the memory-free head of frames 1..M
+        self._handover: Optional[int] = None  # the RMAN head's updates_done once its first training landed
         self.initialized = False
 
     @property
@@ -66,6 +69,8 @@ class RMANTracker:
         self.cfg = config
         if self.updater is not None:
             self.updater.cfg = config
+        if self.boot is not None:
+            self.boot.cfg = config.replace(**ABLATIONS["baseline"])
         if self.initialized and not self.lost:
             self.trans = config.trans
 
@@ -120,10 +125,10 @@ class RMANTracker:
             return ff.context(boxes, c.bbreg_context)
         return feats if feats is not None else ff(boxes)
 
-    def _new_head(self) -> RMANHead:
-        c = self.cfg
+    def _new_head(self, c: Optional[RMANConfig] = None, seed_offset: int = 0) -> RMANHead:
+        c = c if c is not None else self.cfg
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
+            torch.manual_seed(c.seed + seed_offset)
             head = RMANHead(self.features.dim, c.lstm_hidden, c.fc_hidden, c.use_lstm, c.aggregation, c.dropout)
         head.set_bf16_scoring(bool(c.bf16_scoring) and (self._device.type == "cuda" or cpu_has_bf16()))
         return head.to(self._device).eval()
@@ -162,8 +167,14 @@ class RMANTracker:
         t2 = time.perf_counter()
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
-        self.updater.update([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)], c.init_iters,
-                            c.lr_init)
+        first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
+        self.boot, self._handover = None, None
+        if c.bootstrap_frames > 0 and (c.use_lstm or c.aggregation != "none"):  # a head that has a memory
+            bc = c.replace(**ABLATIONS["baseline"])
+            self.boot = Updater(self._new_head(bc, seed_offset=1), bc, self.rng)
+            self.boot.update(*first, c.init_iters, c.lr_init)
+        else:  # the paper's initialisation
+            self.updater.update(*first, c.init_iters, c.lr_init)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames, c.keep_first_frame)
         keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update]).to(neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
@@ -182,8 +193,9 @@ class RMANTracker:
         u = self.updater
         return {"box": tuple(float(v) for v in box), "score": float(score),
                 "state": "lost" if self.lost else "tracking", "timings": timings,
-                "updates_done": u.updates_done, "last_update_s": u.last_update_s, "update_error": u.error,
-                "frame": self.frame_idx}
+                "updates_done": u.updates_done, "last_update_s": u.last_update_s,
+                "update_error": u.error or (self.boot.error if self.boot is not None else None),
+                "frame": self.frame_idx, "bootstrapping": self._booting()}
 
     @torch.no_grad()
     def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
@@ -216,10 +228,13 @@ class RMANTracker:
         self.box = self._fit_into(self.box, W, H)
         ta = time.perf_counter()
         self.updater.apply_due(self.frame_idx)  # deferred mode: swap in the update due at this frame
+        if self.boot is not None:
+            self.boot.apply_due(self.frame_idx)
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
-        head = self.updater.front  # a local reference: an async swap cannot change it mid-frame
+        # a local reference: an async swap cannot change it mid-frame
+        head = self.boot.front if self._booting() else self.updater.front
         hist = self._history()
         cands, feats, scores, top = self._detect(ff, hist, head)
         score = float(scores[top].mean())
@@ -258,17 +273,41 @@ class RMANTracker:
                    "update": t4 - t3 + t_apply, "total": t4 - t0}
         return self._result(self.box, score, timings)
 
+    def _booting(self) -> bool:
+        """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head's first
+        training (started at frame bootstrap_frames) has landed; then the bootstrap head is released."""
+        if self.boot is None:
+            return False
+        if self._handover is not None and self.updater.updates_done >= self._handover:
+            self.boot.close()
+            self.boot = None
+            return False
+        return True
+
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
         since = self.frame_idx - self.last_update_frame
+        updater = self.updater
+        if self._booting():
+            if self._handover is not None:  # the RMAN head's first training is running: wait for it
+                return
+            if self.frame_idx >= c.bootstrap_frames:  # hand over: all pools, whose histories were tracked
+                pos, neg = self.pools.snapshot()
+                need = self.updater.updates_done + 1
+                if self.updater.update(pos, neg, c.bootstrap_iters, c.lr_init, c.update_mode,
+                                       due=self.frame_idx + c.update_lag):
+                    self._handover = need
+                    self.last_update_frame = self.frame_idx
+                return
+            updater = self.boot
         if not success and since >= c.failure_update_gap:  # failure: short-term update early
             pos, neg = self.pools.snapshot(c.short_term_frames)
         elif success and since >= c.update_interval:  # regular long-term update every N3 frames
             pos, neg = self.pools.snapshot()
         else:
             return
-        if self.updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
-                               due=self.frame_idx + c.update_lag):
+        if updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
+                          due=self.frame_idx + c.update_lag):
             self.last_update_frame = self.frame_idx
 
     def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:
@@ -283,3 +322,5 @@ class RMANTracker:
     def close(self) -> None:
         if self.updater is not None:
             self.updater.close()
+        if self.boot is not None:
+            self.boot.close()

@@ -526,6 +526,7 @@ class TrackerNode(LifecycleNode):
             "frames_processed": self._n_processed,
             "frames_dropped": self._n_dropped,
             "updates_done": res.get("updates_done", 0),
+            "memory_bootstrap": bool(res.get("bootstrapping", False)),
             "last_update_s": res.get("last_update_s"),
             "update_error": _last_line(res.get("update_error")),
         }
