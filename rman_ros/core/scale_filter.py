@@ -10,8 +10,8 @@ resampled to one fixed template and described by gradient-orientation histograms
 the box of the right size shows the same content at every frame; the S x D features form a signal along
 the scale axis. In aspect mode (`aspect=True`) the boxes keep the area and have widths w * step**n and
 heights h / step**n, so the same filter finds the aspect ratio instead (the scale filter alone keeps the
-first frame's aspect ratio for the whole sequence). The filter (per feature dimension, Fourier domain along that axis) maps it to a Gaussian
-peaked at the centre scale:
+first frame's aspect ratio for the whole sequence). The filter (per feature dimension, Fourier domain
+along that axis) maps it to a Gaussian peaked at the centre scale:
     H_d = conj(G) F_d / (sum_d' conj(F_d') F_d' + lambda)
 with numerator A and denominator B kept as running averages of rate `lr`; the detected scale is the
 argmax of  y = IFFT( sum_d conj(A_d) Z_d / (B + lambda) ).

@@ -39,7 +39,6 @@ class RMANTracker:
         self.features = FeatureExtractor(cfg, self._device)
         self.updater: Optional[Updater] = None
         self.boot: Optional[Updater] = None  # memory bootstrap: the memory-free head of frames 1..M
-        self._handover: Optional[int] = None  # the RMAN head's updates_done once its first training landed
         self.initialized = False
 
     @property
@@ -168,7 +167,7 @@ class RMANTracker:
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
         first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
-        self.boot, self._handover = None, None
+        self.boot = None
         if c.bootstrap_frames > 0 and (c.use_lstm or c.aggregation != "none"):  # a head that has a memory
             bc = c.replace(**ABLATIONS["baseline"])
             self.boot = Updater(self._new_head(bc, seed_offset=1), bc, self.rng)
@@ -274,11 +273,12 @@ class RMANTracker:
         return self._result(self.box, score, timings)
 
     def _booting(self) -> bool:
-        """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head's first
-        training (started at frame bootstrap_frames) has landed; then the bootstrap head is released."""
+        """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head (not trained
+        on frame 0) has its first training, started at frame bootstrap_frames; then the bootstrap head is
+        released."""
         if self.boot is None:
             return False
-        if self._handover is not None and self.updater.updates_done >= self._handover:
+        if self.updater.updates_done > 0:
             self.boot.close()
             self.boot = None
             return False
@@ -289,14 +289,12 @@ class RMANTracker:
         since = self.frame_idx - self.last_update_frame
         updater = self.updater
         if self._booting():
-            if self._handover is not None:  # the RMAN head's first training is running: wait for it
+            if self.updater.busy or self.updater.pending:  # the RMAN head's first training is running
                 return
             if self.frame_idx >= c.bootstrap_frames:  # hand over: all pools, whose histories were tracked
-                pos, neg = self.pools.snapshot()
-                need = self.updater.updates_done + 1
+                pos, neg = self.pools.snapshot()  # (a failed hand-over training is tried again next frame)
                 if self.updater.update(pos, neg, c.bootstrap_iters, c.lr_init, c.update_mode,
                                        due=self.frame_idx + c.update_lag):
-                    self._handover = need
                     self.last_update_frame = self.frame_idx
                 return
             updater = self.boot
