@@ -44,7 +44,8 @@ class RMANConfig:
                                "sample pools fill with real tracked histories; at frame M the RMAN head is trained "
                                "on them (bootstrap_iters at lr_init) and takes over. 0 = the paper's "
                                "initialisation: the RMAN head trained on frame 0 with the first target as every "
-                               "history patch. A head without a memory (the Baseline variant) skips it", "ours",
+                               "history patch. A head without a memory (the Baseline variant) skips it. M=10 over "
+                               "9 seeds: OTB-18 AUC +0.004 +- 0.010; Football1 and Bolt2 gain, Singer2 loses", "ours",
                                (0, 100000))
     bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
                               "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
