@@ -69,7 +69,7 @@ class RMANTracker:
         if self.updater is not None:
             self.updater.cfg = config
         if self.boot is not None:
-            self.boot.cfg = config.replace(**ABLATIONS["baseline"])
+            self.boot.cfg = self._boot_cfg(config)
         if self.initialized and not self.lost:
             self.trans = config.trans
 
@@ -124,6 +124,11 @@ class RMANTracker:
             return ff.context(boxes, c.bbreg_context)
         return feats if feats is not None else ff(boxes)
 
+    @staticmethod
+    def _boot_cfg(c: RMANConfig) -> RMANConfig:
+        """The memory bootstrap head's config: the Baseline variant's (no memory) with `c`'s other values."""
+        return c.replace(**ABLATIONS["baseline"])
+
     def _new_head(self, c: Optional[RMANConfig] = None, seed_offset: int = 0) -> RMANHead:
         c = c if c is not None else self.cfg
         with torch.random.fork_rng(devices=[]):
@@ -169,7 +174,7 @@ class RMANTracker:
         first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
         self.boot = None
         if c.bootstrap_frames > 0 and (c.use_lstm or c.aggregation != "none"):  # a head that has a memory
-            bc = c.replace(**ABLATIONS["baseline"])
+            bc = self._boot_cfg(c)
             self.boot = Updater(self._new_head(bc, seed_offset=1), bc, self.rng)
             self.boot.update(*first, c.init_iters, c.lr_init)
         else:  # the paper's initialisation
