@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from rman_ros.core import RMANConfig, RMANTracker
 from rman_ros.core import analysis
@@ -387,3 +388,38 @@ def test_memory_bootstrap_keeps_football1_confident():
         assert min(iou(r["box"], g) for r, g in zip(rs, gt[1:])) > 0.5, m
         assert not rs[-1]["bootstrapping"] and rs[-1]["updates_done"] >= 1
     assert lost[10] <= 3 and lost[0] >= 6, lost
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_baseline_fusion_mixes_the_two_heads_scores(mode):
+    """baseline_fusion w: every candidate scores (1 - w) p_RMAN + w p_Baseline, and the memory-free head is
+    trained at the same updates as the RMAN head."""
+    frames, boxes = synthetic(10)
+    t = RMANTracker(small_cfg(baseline_fusion=0.25, update_mode=mode, success_threshold=0.0))
+    t.initialize(frames[0], boxes[0])
+    assert t.aux is not None and t.aux.updates_done == t.updater.updates_done == 1
+    for f in frames[1:]:
+        r = t.track(f)
+        assert r["update_error"] is None
+    t.updater.wait(60)
+    t.aux.wait(60)
+    assert t.aux.updates_done == t.updater.updates_done >= 3
+    ff = t.features.frame(frames[-1], t.box, t.cfg.region_px)
+    hist = t._history()
+    cands, feats, scores, _ = t._detect(ff, hist, t.updater.front)
+    with torch.no_grad():
+        p_rman = t.updater.front.score(hist, feats).numpy()
+        p_base = t.aux.front.score(hist, feats).numpy()
+    np.testing.assert_allclose(scores, 0.75 * p_rman + 0.25 * p_base, atol=1e-6)
+    assert np.abs(p_rman - p_base).max() > 0.05  # two different heads, so the mix is not trivial
+    t.close()
+
+
+def test_baseline_fusion_off_or_without_a_memory_has_no_second_head():
+    frames, boxes = synthetic(3)
+    for kw in ({"baseline_fusion": 0.0}, {"baseline_fusion": 0.5, "use_lstm": False, "aggregation": "none",
+                                          "use_la": False, "use_lb": False}):
+        t = RMANTracker(small_cfg(**kw))
+        t.initialize(frames[0], boxes[0])
+        t.track(frames[1])
+        assert t.aux is None, kw

@@ -1,4 +1,5 @@
-"""Config YAML contract, RoIAlign, sampling, the scale filter, backbones and the VGG-M weight loaders."""
+"""Config YAML contract, RoIAlign, sampling, the scale filter, backbones, the VGG-M weight loaders and the
+float32 matmul backend."""
 
 import dataclasses
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rman_ros.core import runtime
 from rman_ros.core.bbreg import BBoxRegressor, _targets
 from rman_ros.core.config import RMANConfig
 from rman_ros.core.roi_align import roi_align, roi_align_naive, roi_align_same_box
@@ -380,3 +382,45 @@ def test_pixel_pyramid_matches_a_plain_per_box_computation():
     assert got.shape == ref.shape == (5, (mwh[0] // 4) * (mwh[1] // 4) * 10)
     # bilinear sampling is quantised to 1/32 px by OpenCV in both paths, in different places
     assert np.abs(got - ref).max() < 2e-3
+
+
+# ----------------------------------------------------------------------------- runtime: float32 matmul backend
+@pytest.fixture
+def mkl_afterwards():
+    yield
+    runtime.select_matmul_backend("mkl")
+
+
+def test_fp32_product_error_tells_float32_from_bf16_arithmetic():
+    assert runtime.fp32_product_error(torch.mm) <= 8.0
+    assert runtime.fp32_product_error(lambda a, b: (a.bfloat16() @ b.bfloat16()).float()) > 100.0
+    # one rounding of the inputs to bf16 is enough to be caught
+    assert runtime.fp32_product_error(lambda a, b: a.bfloat16().float() @ b) > 100.0
+
+
+def test_select_matmul_backend_keeps_products_exact_float32(mkl_afterwards):
+    assert runtime.select_matmul_backend("mkl") == "mkl"
+    assert torch.backends.mkldnn.matmul.fp32_precision == "none"
+    got = runtime.select_matmul_backend("onednn")
+    assert got in ("onednn", "mkl")
+    assert (torch.backends.mkldnn.matmul.fp32_precision == "bf16") == (got == "onednn")
+    assert runtime.fp32_product_error(torch.mm) <= 8.0  # whichever library runs them, they are float32
+    a = torch.randn(64, 1024, dtype=torch.float32)
+    b = torch.randn(1024, 512, dtype=torch.float32)
+    assert torch.allclose(a @ b, (a.double() @ b.double()).float(), rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="matmul backend"):
+        runtime.select_matmul_backend("blas")
+
+
+def test_select_matmul_backend_falls_back_when_onednn_rounds_to_bf16(monkeypatch, mkl_afterwards):
+    monkeypatch.setattr(runtime, "fp32_product_error", lambda mm: 5000.0)  # as on a CPU where oneDNN uses AMX
+    assert runtime.select_matmul_backend("onednn") == "mkl"
+    assert torch.backends.mkldnn.matmul.fp32_precision == "none"
+
+
+def test_auto_matmul_backend_is_onednn_only_on_amd_with_avx512(monkeypatch, mkl_afterwards):
+    monkeypatch.setattr(runtime, "cpu_vendor", lambda: "GenuineIntel")
+    assert runtime.select_matmul_backend("auto") == "mkl"
+    monkeypatch.setattr(runtime, "cpu_vendor", lambda: "AuthenticAMD")
+    want = "onednn" if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else "mkl"
+    assert runtime.select_matmul_backend("auto") == want

@@ -50,6 +50,12 @@ class RMANConfig:
     bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
                               "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
                               (1, 10000))
+    baseline_fusion: float = _f(0.0, "score fusion: weight w of a memory-free head (the Baseline variant's FC "
+                                "classifier on the CNN features, trained on the same samples and schedule) in every "
+                                "candidate's score, (1 - w) p_RMAN + w p_Baseline (0 = the paper's RMAN score alone). With "
+                                "bootstrap_frames it starts at the hand-over. w=0.5, 3 seeds: OTB-18 AUC 0.647 vs "
+                                "0.632, Football1 and Bolt2 held on every seed, Singer2 and Woman still lost on some "
+                                "(session 14)", "ours", (0.0, 1.0))
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------
@@ -190,6 +196,11 @@ class RMANConfig:
                             "when scoring without gradients (detection, hard-negative mining), on CPUs with bf16 "
                             "dot products or CUDA; training stays fp32", "ours")
     channels_last: bool = _f(True, "channels_last memory format for the backbone", "ours")
+    matmul_backend: str = _f("auto", "library of the CPU's float32 matrix products, process-wide: mkl (torch's "
+                             "default), onednn, or auto = onednn on AMD CPUs with AVX-512, where MKL runs the head's "
+                             "thin products 2-5x slower (session 14: updates 17 % faster, 12 % per frame). oneDNN is "
+                             "only kept where a probe finds its products exact float32", "ours",
+                             choices=["auto", "mkl", "onednn"])
     tune_malloc: bool = _f(True, "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD) on tracker creation", "ours")
 
     # ------------------------------------------------------------------

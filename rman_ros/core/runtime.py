@@ -53,6 +53,61 @@ def resolve_device(spec: str) -> torch.device:
     raise ValueError(f"unknown device {spec!r} (use auto, cpu, cuda or cuda:N)")
 
 
+_matmul_lock = threading.Lock()
+
+
+def cpu_vendor() -> str:
+    """The vendor_id of /proc/cpuinfo (e.g. AuthenticAMD, GenuineIntel); '' when unknown."""
+    try:
+        with open("/proc/cpuinfo", "r", encoding="ascii", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def fp32_product_error(mm) -> float:
+    """Worst error of the matrix product `mm(a, b)` on the head's shapes (thin LSTM products, fc1, a weight
+    gradient) against float64, relative to the float32 rounding bound (2^-24 sqrt(k) |a| |b| per entry):
+    about 1 or below for float32 arithmetic, hundreds when the inputs were rounded to bf16."""
+    g = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for m, k, n in ((8, 2048, 512), (64, 1024, 512), (2048, 40, 512)):
+        a = torch.randn((m, k), generator=g)
+        b = torch.randn((k, n), generator=g)
+        ref = a.double() @ b.double()
+        bound = 2.0 ** -24 * k ** 0.5 * (a.double().abs() @ b.double().abs()).clamp_min(1e-30)
+        worst = max(worst, float(((mm(a, b).double() - ref).abs() / bound).max()))
+    return worst
+
+
+def select_matmul_backend(choice: str) -> str:
+    """Which library runs torch's float32 matrix products on the CPU, process-wide: 'mkl' (torch's default)
+    or 'onednn'. choice 'auto' takes oneDNN on AMD CPUs with AVX-512, where MKL's float32 kernels run the
+    head's thin products 2-5x slower than oneDNN's; 'onednn' takes it on any CPU. oneDNN is reached through
+    torch's mkldnn matmul precision setting, which also permits bf16 arithmetic where oneDNN has bf16
+    kernels for float32 inputs (AMX): so oneDNN is only kept when a probe finds its products exact float32
+    (`fp32_product_error`). Returns the backend in use."""
+    if choice not in ("auto", "mkl", "onednn"):
+        raise ValueError(f"unknown matmul backend {choice!r} (use auto, mkl or onednn)")
+    mm_cfg = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    with _matmul_lock:
+        if mm_cfg is None or not hasattr(mm_cfg, "fp32_precision") or not torch.backends.mkldnn.is_available():
+            return "mkl"
+        want = choice == "onednn" or (choice == "auto" and cpu_vendor() == "AuthenticAMD"
+                                      and torch.backends.cpu.get_cpu_capability().startswith("AVX512"))
+        mm_cfg.fp32_precision = "none"
+        if not want:
+            return "mkl"
+        mm_cfg.fp32_precision = "bf16"  # lets float32 products reach oneDNN
+        if fp32_product_error(torch.mm) > 8.0:  # oneDNN rounded the inputs: keep MKL's exact float32
+            mm_cfg.fp32_precision = "none"
+            return "mkl"
+        return "onednn"
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 dot products (avx512_bf16 or AMX)."""
     try:

@@ -16,7 +16,7 @@ from .features import FeatureExtractor, FrameFeatures
 from .image_utils import check_box, clip_box_to_image, to_rgb
 from .model import RMANHead
 from .pools import FrameSamples, SamplePools
-from .runtime import cpu_has_bf16, resolve_device, tune_glibc_malloc
+from .runtime import cpu_has_bf16, resolve_device, select_matmul_backend, tune_glibc_malloc
 from .sampling import draw, draw_labelled, iou
 from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
@@ -36,9 +36,11 @@ class RMANTracker:
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         self._device = resolve_device(cfg.device)
+        self.matmul_backend = select_matmul_backend(cfg.matmul_backend) if self._device.type == "cpu" else "cuda"
         self.features = FeatureExtractor(cfg, self._device)
         self.updater: Optional[Updater] = None
         self.boot: Optional[Updater] = None  # memory bootstrap: the memory-free head of frames 1..M
+        self.aux: Optional[Updater] = None  # score fusion: the memory-free head scored beside the RMAN head
         self.initialized = False
 
     @property
@@ -70,6 +72,8 @@ class RMANTracker:
             self.updater.cfg = config
         if self.boot is not None:
             self.boot.cfg = self._boot_cfg(config)
+        if self.aux is not None:
+            self.aux.cfg = self._boot_cfg(config)
         if self.initialized and not self.lost:
             self.trans = config.trans
 
@@ -179,6 +183,11 @@ class RMANTracker:
             self.boot.update(*first, c.init_iters, c.lr_init)
         else:  # the paper's initialisation
             self.updater.update(*first, c.init_iters, c.lr_init)
+        self.aux = None
+        if c.baseline_fusion > 0 and (c.use_lstm or c.aggregation != "none"):
+            bc = self._boot_cfg(c)
+            self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
+            self.aux.update(*first, c.init_iters, c.lr_init)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames, c.keep_first_frame)
         keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update]).to(neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
@@ -214,6 +223,9 @@ class RMANTracker:
             cands = np.concatenate([cands, wide])
         feats = ff(cands)
         scores = head.score(hist, feats)
+        if self.aux is not None and head is self.updater.front:  # score fusion
+            w = c.baseline_fusion
+            scores = (1.0 - w) * scores + w * self.aux.front.score(hist, feats)
         k = min(c.top_k, len(cands))
         top = torch.topk(scores, k).indices.cpu().numpy()
         if n_wide:  # average only the top candidates next to the best one, not ones spread over the region
@@ -234,6 +246,8 @@ class RMANTracker:
         self.updater.apply_due(self.frame_idx)  # deferred mode: swap in the update due at this frame
         if self.boot is not None:
             self.boot.apply_due(self.frame_idx)
+        if self.aux is not None:
+            self.aux.apply_due(self.frame_idx)
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
@@ -312,6 +326,9 @@ class RMANTracker:
         if updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
                           due=self.frame_idx + c.update_lag):
             self.last_update_frame = self.frame_idx
+            if self.aux is not None and updater is self.updater:
+                self.aux.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
+                                due=self.frame_idx + c.update_lag)
 
     def _fit_into(self, box: np.ndarray, W: int, H: int) -> np.ndarray:
         """Keep the box size sane and its centre inside the image (handles frame-size changes)."""
@@ -327,3 +344,5 @@ class RMANTracker:
             self.updater.close()
         if self.boot is not None:
             self.boot.close()
+        if self.aux is not None:
+            self.aux.close()
