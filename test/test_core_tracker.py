@@ -372,22 +372,23 @@ def test_memory_bootstrap_hands_over_to_the_rman_head(mode, lag, first_rman):
     t.close()
 
 
-def test_memory_bootstrap_keeps_football1_confident():
+def test_a_memory_free_head_keeps_football1_confident():
     """With the paper's initialisation the first model scores the tracked histories low: on Football1 it
-    reports `lost` on about half of frames 1-20 although its box stays on the player (session 7). With the
-    bootstrap the memory-free head tracks frames 1-10 and the RMAN head, trained on those tracked histories,
-    takes over confident."""
+    reports `lost` on most of frames 1-20 although its box stays on the player (session 7). Two options let
+    the memory-free head's confidence in: the bootstrap (it tracks frames 1-10, then the RMAN head, trained on
+    those tracked histories, takes over confident) and the score fusion (w = 0.5 throughout; session 14:
+    Football1 held on every seed)."""
     frames, gt = load_seq("Football1", 21)
     lost = {}
-    for m in (0, 10):
-        t = RMANTracker(RMANConfig(device="cpu", bootstrap_frames=m))
+    for name, kw in (("paper", {}), ("bootstrap", {"bootstrap_frames": 10}), ("fusion", {"baseline_fusion": 0.5})):
+        t = RMANTracker(RMANConfig(device="cpu", **kw))
         t.initialize(frames[0], gt[0])
         rs = [t.track(f) for f in frames[1:]]
         t.close()
-        lost[m] = sum(r["state"] == "lost" for r in rs)
-        assert min(iou(r["box"], g) for r, g in zip(rs, gt[1:])) > 0.5, m
+        lost[name] = sum(r["state"] == "lost" for r in rs)
+        assert min(iou(r["box"], g) for r, g in zip(rs, gt[1:])) > 0.5, name
         assert not rs[-1]["bootstrapping"] and rs[-1]["updates_done"] >= 1
-    assert lost[10] <= 3 and lost[0] >= 6, lost
+    assert lost["paper"] >= 8 and lost["bootstrap"] <= 3 and lost["fusion"] <= 4, lost
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -411,7 +412,7 @@ def test_baseline_fusion_mixes_the_two_heads_scores(mode):
         p_rman = t.updater.front.score(hist, feats).numpy()
         p_base = t.aux.front.score(hist, feats).numpy()
     np.testing.assert_allclose(scores, 0.75 * p_rman + 0.25 * p_base, atol=1e-6)
-    assert np.abs(p_rman - p_base).max() > 0.05  # two different heads, so the mix is not trivial
+    assert np.abs(scores - p_rman).max() > 1e-3  # two different heads: the mix is not the RMAN score alone
     t.close()
 
 

@@ -107,6 +107,7 @@ def test_idle_output_and_diagnostics_ok(h):
                 "updates_done", "memory_bootstrap", "device", "track_id"):
         assert _value(st, key) is not None, key
     assert _value(st, "device") == "cpu"
+    assert _value(st, "matmul_backend") in ("mkl", "onednn")
 
 
 def test_parameters_descriptors_readonly_and_runtime(h):

@@ -70,6 +70,7 @@ class TrackerNode(LifecycleNode):
         self._last_result: dict = {}
         self._last_update_error: Optional[str] = None
         self._device = "unloaded"
+        self._matmul = "unloaded"  # the CPU library of the tracker's float32 products (mkl / onednn)
 
         # statistics
         self._in_rate = diag.RateMeter()
@@ -195,6 +196,7 @@ class TrackerNode(LifecycleNode):
 
             torch.cuda.empty_cache()
         self._device = "unloaded"
+        self._matmul = "unloaded"
 
     # ------------------------------------------------------------------ parameters
     def _read_parameters(self) -> None:
@@ -268,8 +270,10 @@ class TrackerNode(LifecycleNode):
         t0 = time.monotonic()
         self._tracker = factory(self._config.replace(device=device))
         self._device = str(getattr(self._tracker, "device", device))
+        self._matmul = str(getattr(self._tracker, "matmul_backend", "unknown"))
         self.get_logger().info(f"tracker loaded on {self._device} in {time.monotonic() - t0:.2f} s "
-                               f"(backbone {self._config.backbone}, update_mode {self._config.update_mode})")
+                               f"(backbone {self._config.backbone}, update_mode {self._config.update_mode}, "
+                               f"float32 products: {self._matmul})")
 
     # ------------------------------------------------------------------ callbacks
     def _problem(self, level: int, kind: str, message: str) -> None:
@@ -516,6 +520,7 @@ class TrackerNode(LifecycleNode):
             "track_id": self._track_id,
             "score": self._last_score,
             "device": self._device,
+            "matmul_backend": self._matmul,
             "input_rate_hz": self._in_rate.rate(),
             "processed_rate_hz": self._proc_rate.rate(),
             "latency_ms_p50": lat["p50"] * 1e3,
