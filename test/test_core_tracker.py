@@ -404,7 +404,9 @@ def test_baseline_fusion_mixes_the_two_heads_scores(mode):
         assert r["update_error"] is None
     t.updater.wait(60)
     t.aux.wait(60)
-    assert t.aux.updates_done == t.updater.updates_done >= 3
+    if mode == "sync":  # (async: either head may refuse a request while its last training still runs)
+        assert t.aux.updates_done == t.updater.updates_done
+    assert min(t.aux.updates_done, t.updater.updates_done) >= 3
     ff = t.features.frame(frames[-1], t.box, t.cfg.region_px)
     hist = t._history()
     cands, feats, scores, _ = t._detect(ff, hist, t.updater.front)
