@@ -386,7 +386,8 @@ def test_pixel_pyramid_matches_a_plain_per_box_computation():
 
 # ----------------------------------------------------------------------------- runtime: float32 matmul backend
 @pytest.fixture
-def mkl_afterwards():
+def mkl_afterwards(monkeypatch):
+    monkeypatch.setattr(runtime, "_onednn_exact", None)  # each test probes afresh
     yield
     runtime.select_matmul_backend("mkl")
 

@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import sys
 import threading
+from typing import Optional
 
 import torch
 
@@ -54,18 +55,24 @@ def resolve_device(spec: str) -> torch.device:
 
 
 _matmul_lock = threading.Lock()
+_onednn_exact: Optional[bool] = None  # the probe's verdict on oneDNN's float32 products, once per process
 
 
-def cpu_vendor() -> str:
-    """The vendor_id of /proc/cpuinfo (e.g. AuthenticAMD, GenuineIntel); '' when unknown."""
+def _cpuinfo_field(name: str) -> str:
+    """The value of the first `name` line of /proc/cpuinfo; '' when there is none (or no /proc)."""
     try:
         with open("/proc/cpuinfo", "r", encoding="ascii", errors="ignore") as fh:
             for line in fh:
-                if line.startswith("vendor_id"):
+                if line.startswith(name):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return ""
+
+
+def cpu_vendor() -> str:
+    """The vendor_id of /proc/cpuinfo (e.g. AuthenticAMD, GenuineIntel); '' when unknown."""
+    return _cpuinfo_field("vendor_id")
 
 
 def fp32_product_error(mm) -> float:
@@ -89,7 +96,7 @@ def select_matmul_backend(choice: str) -> str:
     head's thin products 2-5x slower than oneDNN's; 'onednn' takes it on any CPU. oneDNN is reached through
     torch's mkldnn matmul precision setting, which also permits bf16 arithmetic where oneDNN has bf16
     kernels for float32 inputs (AMX): so oneDNN is only kept when a probe finds its products exact float32
-    (`fp32_product_error`). Returns the backend in use."""
+    (`fp32_product_error`, run once per process). Returns the backend in use."""
     if choice not in ("auto", "mkl", "onednn"):
         raise ValueError(f"unknown matmul backend {choice!r} (use auto, mkl or onednn)")
     mm_cfg = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
@@ -102,7 +109,10 @@ def select_matmul_backend(choice: str) -> str:
         if not want:
             return "mkl"
         mm_cfg.fp32_precision = "bf16"  # lets float32 products reach oneDNN
-        if fp32_product_error(torch.mm) > 8.0:  # oneDNN rounded the inputs: keep MKL's exact float32
+        global _onednn_exact
+        if _onednn_exact is None:
+            _onednn_exact = fp32_product_error(torch.mm) <= 8.0  # else oneDNN rounded the inputs to bf16
+        if not _onednn_exact:  # keep MKL's exact float32
             mm_cfg.fp32_precision = "none"
             return "mkl"
         return "onednn"
@@ -110,12 +120,5 @@ def select_matmul_backend(choice: str) -> str:
 
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 dot products (avx512_bf16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo", "r", encoding="ascii", errors="ignore") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return "avx512_bf16" in flags or "amx_bf16" in flags
-    except OSError:
-        return False
-    return False
+    flags = set(_cpuinfo_field("flags").split())
+    return "avx512_bf16" in flags or "amx_bf16" in flags
