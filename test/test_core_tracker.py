@@ -335,17 +335,22 @@ def jumping(n=20, at=6, jump=(60, 40)):
 
 @pytest.mark.parametrize("redetect_after", [0, 3])
 def test_redetection_finds_a_target_that_jumped(redetect_after):
-    frames, boxes = jumping()
-    # The paper's 256 candidates (128 over the whole region once lost) and its 50 first-frame iterations,
-    # 10 per update: with SMALL's 64 candidates and 5 / 2 iterations, the scores sat near 0.5, and whether
-    # a re-found target counted as "tracking" came down to float rounding (and the thread count)
-    t = RMANTracker(small_cfg(redetect_after=redetect_after, region_px_lost=320, n_candidates=256,
+    frames, boxes = jumping()  # the square jumps at frame 6 (result index 5)
+    # The paper's 50 first-frame iterations and 10 per update (with SMALL's 5 / 2 the scores sat near 0.5).
+    # Once lost for `redetect_after` frames, half the candidates are spread over the whole region. Whether
+    # one lands on the 24 px square in a given frame is luck (about 1 in 7 frames with the paper's 256
+    # candidates), so this test draws 1024. The widened local search can drift onto it too, but not soon.
+    t = RMANTracker(small_cfg(redetect_after=redetect_after, region_px_lost=320, n_candidates=1024,
                               init_iters=50, update_iters=10))
     t.initialize(frames[0], boxes[0])
     res = [t.track(f) for f in frames[1:]]
-    assert iou(res[3]["box"], boxes[4]) > 0.6 and res[6]["state"] == "lost"  # tracked, then lost at the jump
-    found = [iou(r["box"], b) > 0.6 and r["state"] == "tracking" for r, b in zip(res[-8:], boxes[-8:])]
-    assert all(found) if redetect_after else not any(found)
+    found = [iou(r["box"], b) > 0.6 and r["state"] == "tracking" for r, b in zip(res, boxes[1:])]
+    assert all(found[:5]) and res[5]["state"] == "lost", found  # tracked, then lost at the jump
+    if not redetect_after:
+        assert not any(found[5:12]), found
+        return
+    back = found.index(True, 5)  # lost at index 5; the wide search starts at index 5 + redetect_after
+    assert back <= 11 and all(found[back:]), found
 
 
 @pytest.mark.parametrize("mode,lag,first_rman", [("sync", 1, 4), ("deferred", 3, 7), ("async", 1, 5)])
@@ -380,7 +385,8 @@ def test_a_memory_free_head_keeps_football1_confident():
     Football1 held on every seed)."""
     frames, gt = load_seq("Football1", 21)
     lost = {}
-    for name, kw in (("paper", {}), ("bootstrap", {"bootstrap_frames": 10}), ("fusion", {"baseline_fusion": 0.5})):
+    for name, kw in (("paper", {"baseline_fusion": 0.0}), ("bootstrap", {"bootstrap_frames": 10, "baseline_fusion": 0.0}),
+                     ("fusion", {})):  # the default is the fusion, w = 0.5
         t = RMANTracker(RMANConfig(device="cpu", **kw))
         t.initialize(frames[0], gt[0])
         rs = [t.track(f) for f in frames[1:]]

@@ -60,7 +60,9 @@ def test_ablations_are_valid_overrides():
             "baseline_lstm_apl_la_lb", "baseline_mal_la_lb"} <= set(ABLATIONS)
     for name, over in ABLATIONS.items():
         RMANConfig().replace(**over)
-    assert RMANConfig().replace(**ABLATIONS["rman"]) == RMANConfig()
+    # the full model is the default but for its scoring: the variants use the paper's (no score fusion)
+    assert RMANConfig().replace(**ABLATIONS["rman"]) == RMANConfig(baseline_fusion=0.0) != RMANConfig()
+    assert all(over["baseline_fusion"] == 0.0 for over in ABLATIONS.values())
 
 
 # ----------------------------------------------------------------------------- RoIAlign / sampling

@@ -50,12 +50,13 @@ class RMANConfig:
     bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
                               "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
                               (1, 10000))
-    baseline_fusion: float = _f(0.0, "score fusion: weight w of a memory-free head (the Baseline variant's FC "
+    baseline_fusion: float = _f(0.5, "score fusion: weight w of a memory-free head (the Baseline variant's FC "
                                 "classifier on the CNN features, trained on the same samples and schedule) in every "
-                                "candidate's score, (1 - w) p_RMAN + w p_Baseline (0 = the paper's RMAN score alone). With "
-                                "bootstrap_frames it starts at the hand-over. w=0.5 over 9 paired seeds: OTB-18 AUC "
-                                "0.649 vs 0.630 (+0.019 +- 0.007); Football1 and Bolt2 held on every seed, Singer2 "
-                                "still lost on some (session 14)", "ours", (0.0, 1.0))
+                                "candidate's score, (1 - w) p_RMAN + w p_Baseline (0 = the paper's RMAN score alone; "
+                                "the ablation variants use 0). With bootstrap_frames it starts at the hand-over. "
+                                "w=0.5 over 12 paired seeds: OTB-18 AUC 0.651 vs 0.632 (+0.020 +- 0.006); Football1 "
+                                "and Bolt2 held on every seed, Singer2 still lost on some (sessions 14-15)", "ours",
+                                (0.0, 1.0))
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------
