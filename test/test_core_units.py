@@ -326,7 +326,7 @@ def test_box_features_fused_projection_equals_standardise_then_project():
     rng = np.random.default_rng(0)
     img = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
     img[40:80, 60:100] = (200, 30, 30)
-    ex = FeatureExtractor(RMANConfig(feature_dim=16, roi_size=3), torch.device("cpu"))
+    ex = FeatureExtractor(RMANConfig(feature_dim=16, roi_size=3, roi_scale=1.0), torch.device("cpu"))
     box = np.array([60.0, 40.0, 40.0, 40.0])
     ff = ex.frame(img, box, 128)
     ex.set_normalisation(ff, box)
@@ -339,6 +339,27 @@ def test_box_features_fused_projection_equals_standardise_then_project():
         assert torch.allclose(fused, ex.project(raw), atol=1e-4, rtol=1e-4)
     ex.proj = None  # no projection: standardised features only
     assert torch.equal(ff(boxes), ex.box_features(ff, boxes, project=False))
+
+
+def test_classifier_rois_are_the_boxes_scaled_about_their_centres():
+    """roi_scale: the classifier reads each box's RoI scaled about its centre (the core of the box below 1);
+    box regression's context features keep their own factor."""
+    from rman_ros.core.features import FeatureExtractor, scaled_boxes
+    boxes = np.array([[10.0, 20.0, 40.0, 30.0], [0.0, 0.0, 8.0, 16.0]])
+    core = scaled_boxes(boxes, 0.8)
+    np.testing.assert_allclose(core[:, :2] + core[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2)
+    np.testing.assert_allclose(core[:, 2:], 0.8 * boxes[:, 2:])
+    rng = np.random.default_rng(0)
+    img = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    img[40:80, 60:100] = (200, 30, 30)  # a red square in a noisy surround
+    box = np.array([56.0, 36.0, 48.0, 48.0])  # the square plus a 4 px band of the surround
+    ex = FeatureExtractor(RMANConfig(feature_dim=0, roi_scale=40.0 / 48.0), torch.device("cpu"))
+    ff = ex.frame(img, box, 128)
+    ex.set_normalisation(ff, box)
+    sq = np.array([[60.0, 40.0, 40.0, 40.0]])
+    assert torch.allclose(ff(box), ex.box_features(ff, sq), atol=1e-6)  # the box's core: the square alone
+    assert not torch.allclose(ff(box), ex.box_features(ff, np.atleast_2d(box)), atol=1e-3)
+    assert torch.allclose(ff.context(box, 1.0), ex.box_features(ff, np.atleast_2d(box), project=False))
 
 
 def _pyramid_reference(gray, boxes, model_wh, cell=4, bins=9):

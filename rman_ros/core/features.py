@@ -32,6 +32,13 @@ def top_eigenpairs(xc: torch.Tensor, k: int, oversample: int = 32, iters: int = 
     return evals[-k:].flip(0), (q @ u)[:, -k:].flip(1)
 
 
+def scaled_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
+    """(x, y, w, h) boxes scaled `factor` times about their centres."""
+    b = np.atleast_2d(boxes).astype(np.float64)
+    wh = b[:, 2:] * factor
+    return np.concatenate([b[:, :2] + b[:, 2:] / 2 - wh / 2, wh], 1)
+
+
 class FrameFeatures:
     """Features of one frame. `boxes` are (x, y, w, h) image pixels; returns (N, D) float32."""
 
@@ -53,15 +60,14 @@ class FrameFeatures:
         return x0, y0, min(self.origin[0] + side, float(w)), min(self.origin[1] + side, float(h))
 
     def __call__(self, boxes: np.ndarray) -> torch.Tensor:
-        return self.ex.box_features(self, np.atleast_2d(boxes))
+        """The classifier's features of `boxes`: RoIs scaled roi_scale times about the box centres."""
+        s = self.ex.cfg.roi_scale
+        return self.ex.box_features(self, np.atleast_2d(boxes) if s == 1.0 else scaled_boxes(boxes, s))
 
     def context(self, boxes: np.ndarray, factor: float) -> torch.Tensor:
         """Standardised RoI features (before the PCA projection) of `boxes` enlarged `factor` times about
         their centres: what bounding-box regression sees, including the target's surroundings."""
-        b = np.atleast_2d(boxes).astype(np.float64)
-        wh = b[:, 2:] * factor
-        big = np.concatenate([b[:, :2] + b[:, 2:] / 2 - wh / 2, wh], 1)
-        return self.ex.box_features(self, big, project=False)
+        return self.ex.box_features(self, scaled_boxes(boxes, factor), project=False)
 
 
 class FeatureExtractor:
