@@ -193,3 +193,41 @@ def test_rman_repeats_use_their_run_seed(dataset, tmp_path):
     from rman_ros.bench.trackers import make_tracker
     spec = parse_tracker("rman")
     assert make_tracker(spec, 0)._tracker.cfg.seed == 0 and make_tracker(spec, 2)._tracker.cfg.seed == 2
+
+
+def test_rman_stage_timings_are_written_and_reported(dataset, tmp_path, capsys):
+    """The runner writes RMAN's per-frame stage seconds and update counter; the report breaks the time down."""
+    cfg = tmp_path / "fast.yaml"
+    cfg.write_text("n_init_samples: 400\nn_pos_init: 100\ninit_iters: 3\nn_bbreg: 50\nupdate_iters: 3\n"
+                   "n_candidates: 32\nupdate_interval: 3\n")
+    out = tmp_path / "out"
+    common = ["--dataset-root", str(dataset), "--sequences", "Alpha,Beta"]
+    assert bench_main(["run", *common, "--trackers", "rman,csrt", "--config", str(cfg), "--out", str(out)]) == 0
+    assert bench_main(["report", "--results", str(out), *common]) == 0
+    assert not (out / "csrt" / "Alpha_stages.csv").exists()  # no stage timings from OpenCV trackers
+    from rman_ros.bench.stages import read_stages
+    st = read_stages(out / "rman-fast" / "Alpha_stages.csv")
+    assert len(st["frame"]) == 10 and list(st["frame"]) == list(range(10))
+    assert st["train"][0] > 0 and np.isnan(st["detect"][0])  # frame 0 is the initialisation
+    assert np.all(st["detect"][1:] > 0) and np.all(st["total"][1:] >= st["detect"][1:])
+    rose = np.diff(st["updates_done"]) > 0  # the sync updates: their frames carry the update time
+    assert rose.any() and not rose.all()
+    upd = st["update"][1:]
+    assert upd[rose].min() > 20 * np.median(upd[~rose])
+    times = np.loadtxt(out / "rman-fast" / "Alpha_time.txt")
+    assert np.all(st["total"] <= times + 1e-3)  # stages are timed inside the runner's per-frame time
+    scores = json.loads((out / "report" / "scores.json").read_text())
+    s = scores["rman-fast"]["stages"]
+    assert s["frames"] == 9 + 7
+    beta = read_stages(out / "rman-fast" / "Beta_stages.csv")
+    assert s["total_ms"] == pytest.approx(1e3 * np.mean(np.r_[st["total"][1:], beta["total"][1:]]))
+    assert s["p50_ms"] <= s["p95_ms"] <= s["max_ms"] and 0 < s["updates_per_100"] < 100
+    assert "stages" not in scores["csrt"]
+    report = (out / "report" / "report.md").read_text()
+    assert "## Time per tracked frame" in report and "| rman-fast |" in report.split("## Time per tracked frame")[1]
+    assert (out / "report" / "stages.png").is_file()
+    assert "ms/frame: features" in capsys.readouterr().out  # the console summary of `report`
+    (out / "rman-fast" / "Beta_stages.csv").write_text("frame,total\n0,0.5\n1\n")  # damaged: ignored
+    assert bench_main(["report", "--results", str(out), *common]) == 0
+    assert "ignoring" in capsys.readouterr().out
+    assert json.loads((out / "report" / "scores.json").read_text())["rman-fast"]["stages"]["frames"] == 9

@@ -158,6 +158,8 @@ def test_tracking_headers_ids_and_labels(h):
             iy = max(0, min(y + b.size_y, gt[1] + gt[3]) - max(y, gt[1]))
             ious.append(ix * iy / (b.size_x * b.size_y + gt[2] * gt[3] - ix * iy))
     assert len(ious) >= 5 and np.mean(ious) > 0.3, ious
+    stats = h.node.stats()  # where the time of the tracked frames went (also in /diagnostics)
+    assert all(stats[f"stage_ms_mean.{k}"] > 0 for k in ("features", "detect", "collect", "update"))
 
 
 def test_reinit_changes_track_id_and_box(h):

@@ -71,3 +71,23 @@ def test_rman_tracker_when_available(tmp_path):
                    "n_candidates: 32\n")
     assert track_main([str(folder), "--out", str(out), "--config", str(cfg)]) == 0
     assert read_boxes(out).shape == (4, 4)
+
+
+def test_profile_update_reports_every_training_phase(tmp_path, capsys):
+    """`python -m rman_ros.profile_update`: both heads' updates, with time in every phase of an iteration."""
+    from rman_ros.core.updater import PHASES
+    from rman_ros.profile_update import main as profile_main
+    seq = write_otb_sequence(tmp_path, "Square", n=8)
+    cfg = tmp_path / "fast.yaml"
+    cfg.write_text("n_init_samples: 400\nn_pos_init: 100\ninit_iters: 3\nn_bbreg: 50\nupdate_iters: 4\n"
+                   "n_candidates: 32\n")
+    assert profile_main([str(seq), "--frames", "6", "--repeats", "2", "--threads", "1", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "4 iterations per update" in out
+    sections = out.split("ms per update without the profiler")
+    assert "RMAN head" in sections[0] and "memory-free head" in sections[1] and len(sections) == 3
+    for sec in sections[1:]:
+        rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in sec.splitlines()
+                if line.strip() and line.split()[0] in PHASES}
+        assert set(rows) == set(PHASES) and all(v[0] > 0 and v[1] == pytest.approx(v[0] / 4, abs=0.03)
+                                                 for v in rows.values()), rows

@@ -76,6 +76,7 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     from rman_ros.bench.report import build_report
+    from rman_ros.bench.stages import stage_line
 
     scores = build_report(args.results, args.dataset_root, _csv(args.trackers), _csv(args.sequences),
                           title=args.title)
@@ -83,6 +84,8 @@ def cmd_report(args) -> int:
         fps = f"{s['fps']:.1f}" if s.get("fps") is not None and s["fps"] == s["fps"] else "-"
         print(f"{n:>16s}  AUC {s['auc']:.3f}  DP20 {s['dp20']:.3f}  OS0.5 {s['os50']:.3f}  "
               f"CLE {s['cle']:7.2f}  FPS {fps}  ({s['sequences']} seq)")
+        if s.get("stages"):
+            print(" " * 18 + stage_line(s["stages"]))
     print(f"report written to {Path(args.results) / 'report'}")
     return 0
 

@@ -7,7 +7,9 @@
 * ``report.md`` - overall table, per-attribute AUC table, per-sequence AUC/DP20 table;
 * ``success.png`` / ``precision.png`` - OPE plots with the score in the legend;
 * ``attr_<ATTR>.png`` - success and precision plots per OTB attribute;
-* ``speed.png`` - AUC versus FPS and FPS per tracker.
+* ``speed.png`` - AUC versus FPS and FPS per tracker;
+* ``stages.png`` - milliseconds per tracked frame by stage, for trackers with ``*_stages.csv`` files
+  (the table "Time per tracked frame" in ``report.md``, ``stages`` in ``scores.json``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench import metrics as M
+from rman_ros.bench.stages import TRACK_STAGES, read_stages, summarise
 from rman_ros.io import read_boxes, write_text_atomic
 
 _SCALARS = ("auc", "dp20", "os50", "cle", "npr", "npr_auc", "fps", "fps_no_init")
@@ -86,6 +89,18 @@ def evaluate_tracker(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dic
         entry["precision_curve"] = np.mean([r[s]["precision_curve"] for r in runs], axis=0).tolist()
         per_sequence[s] = entry
     out["per_sequence"] = per_sequence
+    stage_files = []
+    for rd in _run_dirs(tracker_dir):
+        for s in common:
+            path = rd / f"{s}_stages.csv"
+            if path.is_file():
+                try:
+                    stage_files.append(read_stages(path))
+                except ValueError as exc:  # a damaged timing file costs its timings, not the report
+                    print(f"report: ignoring {path}: {exc}")
+    stages = summarise(stage_files)
+    if stages is not None:
+        out["stages"] = stages
     return out
 
 
@@ -196,6 +211,35 @@ def plot_speed(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pat
     return path
 
 
+def plot_stages(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Path]:
+    """Stacked bars: mean milliseconds per tracked frame in each stage, one bar per tracker."""
+    staged = {n: s["stages"] for n, s in scores.items() if s.get("stages")}
+    if not staged:
+        return None
+    plt = _plt()
+    names = sorted(staged, key=lambda n: staged[n]["total_ms"])
+    fig, ax = plt.subplots(figsize=(10, 1.6 + 0.45 * len(names)), dpi=80)
+    left = np.zeros(len(names))
+    y = np.arange(len(names))
+    for k in TRACK_STAGES + ("other",):
+        vals = np.array([max(0.0, np.nan_to_num(staged[n][f"{k}_ms"])) for n in names])
+        ax.barh(y, vals, left=left, height=0.6, label=k)
+        left += vals
+    for i, n in enumerate(names):
+        ax.annotate(f"{staged[n]['total_ms']:.1f} ms (p95 {staged[n]['p95_ms']:.0f})", (left[i], i),
+                    xytext=(4, -3), textcoords="offset points", fontsize=7)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xlabel("milliseconds per tracked frame (mean)")
+    ax.set_xlim(0, left.max() * 1.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.set_title("Where the time goes", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 # --------------------------------------------------------------------------- tables
 def _fmt(entry, key, digits=3):
     v = entry.get(key, float("nan"))
@@ -223,6 +267,21 @@ def markdown(scores: Dict[str, Dict[str, object]], attr_table: Dict[str, Dict[st
         lines.append(f"| {n} | {_fmt(s, 'auc')} | {_fmt(s, 'dp20')} | {_fmt(s, 'os50')} | "
                      f"{_fmt(s, 'cle', 2)} | {_fmt(s, 'fps', 1)} | {_fmt(s, 'fps_no_init', 1)} | "
                      f"{s['sequences']} | {s['runs']} |")
+    staged = [n for n in order if scores[n].get("stages")]
+    if staged:
+        lines += ["", "## Time per tracked frame", "",
+                  "Mean milliseconds per tracked frame in each stage (frame-weighted over all sequences and "
+                  "runs), the frame latency percentiles, the initialisation, and the updates: how many per "
+                  "100 tracked frames and the mean update stage of the frames whose update counter rose.", "",
+                  "| Tracker | " + " | ".join(TRACK_STAGES) + " | other | total | p50 | p95 | max | init | "
+                  "updates / 100 frames | ms per update frame |",
+                  "|---|" + "---|" * (len(TRACK_STAGES) + 8)]
+        for n in staged:
+            st = scores[n]["stages"]
+            keys = TRACK_STAGES + ("other", "total", "p50", "p95", "max", "init")
+            cells = [_fmt(st, f"{k}_ms", 1) for k in keys]
+            cells += [_fmt(st, "updates_per_100", 1), _fmt(st, "update_frame_ms", 1)]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     if attr_table:
         lines += ["", "## AUC per attribute", "",
                   "| Attribute (sequences) | " + " | ".join(order) + " |",
@@ -305,6 +364,7 @@ def build_report(results: Path, dataset_root: Path, trackers: Optional[List[str]
         attr_table[attr] = {"n": len(members), "sequences": members, "scores": sub}
         plot_pair(sub, out_dir / f"attr_{attr}.png", f"{attr} ({len(members)})")
     plot_speed(scores, out_dir / "speed.png")
+    plot_stages(scores, out_dir / "stages.png")
     stripped = _strip_curves(scores)
     for attr, info in attr_table.items():
         for n, v in info["scores"].items():

@@ -4,6 +4,8 @@ Results of run ``k`` of tracker ``T`` on sequence ``S``:
 
 * ``OUT/T/S.txt`` (k = 1) or ``OUT/T/repeat<k>/S.txt`` (k >= 2): one ``x,y,w,h`` per frame;
 * ``..._time.txt`` next to it: seconds per frame (frame 1 = initialisation);
+* ``..._stages.csv`` next to it, for trackers that report stage timings (RMAN): seconds per stage and
+  frame (see :mod:`rman_ros.bench.stages`);
 * ``S.error`` instead when the sequence failed (message + traceback).
 
 Existing result files are skipped (resume); every file is written atomically.
@@ -26,6 +28,7 @@ import numpy as np
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench.progress import Progress
+from rman_ros.bench.stages import format_stages
 from rman_ros.bench.trackers import (TrackerSpec, find_published_dir, make_tracker, published_file)
 from rman_ros.io import format_boxes, read_boxes, read_image, write_text_atomic
 
@@ -51,6 +54,10 @@ def result_dir(out: Path, label: str, repeat: int = 1) -> Path:
 def result_paths(out: Path, label: str, seq_name: str, repeat: int = 1):
     d = result_dir(out, label, repeat)
     return d / f"{seq_name}.txt", d / f"{seq_name}_time.txt", d / f"{seq_name}.error"
+
+
+def stages_path(out: Path, label: str, seq_name: str, repeat: int = 1) -> Path:
+    return result_dir(out, label, repeat) / f"{seq_name}_stages.csv"
 
 
 def seed_everything(seed: int) -> None:
@@ -113,6 +120,8 @@ def _run_tracking(task: Task, seq: D.Sequence) -> Dict[str, object]:
     n = len(seq.frames)
     boxes = np.zeros((n, 4))
     times = np.zeros(n)
+    stage_times = getattr(tracker, "stage_times", None)  # per-stage seconds of the last call, if reported
+    stages = []
     prog = Progress(n, f"{task.tracker.label} {seq.name}") if task.frame_progress else None
     try:
         for i, frame in enumerate(seq.frames):
@@ -125,6 +134,8 @@ def _run_tracking(task: Task, seq: D.Sequence) -> Dict[str, object]:
                 box = tracker.track(image)
             times[i] = time.perf_counter() - t0
             boxes[i] = np.asarray(box, dtype=np.float64).reshape(4)
+            if stage_times is not None:
+                stages.append(stage_times())
             if prog is not None:
                 prog.update(i + 1)
     finally:
@@ -135,6 +146,9 @@ def _run_tracking(task: Task, seq: D.Sequence) -> Dict[str, object]:
             prog.close()
     res, tim, _ = result_paths(task.out_dir, task.tracker.label, seq.name, task.repeat)
     write_text_atomic(tim, "".join(f"{t:.6f}\n" for t in times))
+    if stages:
+        write_text_atomic(stages_path(task.out_dir, task.tracker.label, seq.name, task.repeat),
+                          format_stages(stages))
     write_text_atomic(res, format_boxes(boxes))  # results last: their presence marks "done"
     return {"frames": n, "seconds": float(times.sum())}
 

@@ -147,6 +147,10 @@ class RMANAdapter:
         self.last = self._tracker.track(image)
         return tuple(float(v) for v in self.last["box"])
 
+    def stage_times(self) -> Dict[str, float]:
+        """Seconds per stage of the last initialize/track call, and the tracker's update counter."""
+        return dict(self.last["timings"], updates_done=self.last["updates_done"])
+
     def close(self) -> None:
         close = getattr(self._tracker, "close", None)
         if callable(close):

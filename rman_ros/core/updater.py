@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -54,6 +55,17 @@ def _distinct(hists: List[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.T
     if len(uniq) == len(hists):
         return torch.stack(hists), None
     return torch.stack(uniq), torch.tensor(slots, device=hists[0].device)
+
+
+# the phases of a training iteration, labelled for torch.profiler while one runs (python -m rman_ros.profile_update sums
+# them); otherwise a phase is a null context, as a label costs about 10 us
+PHASES = ("draw", "history", "hard_negatives", "forward", "backward", "sgd")
+
+
+def _phase(name: str):
+    if torch.autograd.profiler._is_profiler_enabled:
+        return torch.profiler.record_function(f"rman.train.{name}")
+    return contextlib.nullcontext()
 
 
 def make_optimizer(head: RMANHead, lr: float, cfg) -> torch.optim.Optimizer:
@@ -110,27 +122,32 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
     last = float("nan")
     pos_tab, neg_tab = SampleTable(pos_recs), SampleTable(neg_recs)
     for _ in range(iters):
-        pf = rng.choice(len(pos_recs), min(fpb, len(pos_recs)), replace=False)
-        nf = rng.choice(len(neg_recs), min(fpb, len(neg_recs)), replace=False)
-        hist, slots = _distinct([pos_tab.hists[i] for i in pf] + [neg_tab.hists[i] for i in nf])
-        xp, ip = pos_tab.draw(pf, n, rng, 0)
-        xn, in_ = neg_tab.draw(nf, n_hard, rng, len(pf))
-        if slots is not None:
-            ip, in_ = slots[ip], slots[in_]
-        memory = head.generator.history(hist)  # K steps once per distinct history, shared below
+        with _phase("draw"):
+            pf = rng.choice(len(pos_recs), min(fpb, len(pos_recs)), replace=False)
+            nf = rng.choice(len(neg_recs), min(fpb, len(neg_recs)), replace=False)
+            hist, slots = _distinct([pos_tab.hists[i] for i in pf] + [neg_tab.hists[i] for i in nf])
+            xp, ip = pos_tab.draw(pf, n, rng, 0)
+            xn, in_ = neg_tab.draw(nf, n_hard, rng, len(pf))
+            if slots is not None:
+                ip, in_ = slots[ip], slots[in_]
+        with _phase("history"):
+            memory = head.generator.history(hist)  # K steps once per distinct history, shared below
         if n_hard > n:  # hard-negative mining (py-MDNet): keep the highest scoring negatives
-            with torch.no_grad():
+            with _phase("hard_negatives"), torch.no_grad():
                 head.eval()
                 s = head.forward_from(memory.detach(), in_, xn, logits_only=True)["logits"]
                 head.train()
-            top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
-            xn, in_ = xn[top], in_[top]
-        out = head.forward_from(memory, torch.cat([ip, in_]), torch.cat([xp, xn]))
-        loss, *_ = batch_losses(out, n, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        sgd_step(head, opt, cfg)
-        last = float(loss.detach())
+                top = torch.topk(s[:, 1] - s[:, 0], n).indices.sort().values
+                xn, in_ = xn[top], in_[top]
+        with _phase("forward"):
+            out = head.forward_from(memory, torch.cat([ip, in_]), torch.cat([xp, xn]))
+            loss, *_ = batch_losses(out, n, cfg)
+        with _phase("backward"):
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        with _phase("sgd"):
+            sgd_step(head, opt, cfg)
+            last = float(loss.detach())
     head.eval()
     return last
 

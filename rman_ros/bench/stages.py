@@ -1,0 +1,89 @@
+"""Where a tracker's time goes: per-frame stage timings written by the runner, summarised by the report.
+
+``OUT/T/S_stages.csv`` holds one row per frame (frame 0 = initialisation) with the seconds of every stage
+the tracker reports (RMAN: ``features``, ``detect``, ``collect``, ``update`` and ``total`` per tracked
+frame; ``features``, ``samples``, ``train`` and ``total`` at initialisation; an empty cell where a frame
+has no such stage) and ``updates_done``, the tracker's update counter after the frame. Trackers that
+report no stages (the OpenCV peers) get no file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+# column order of the file; stages a tracker reports beyond these follow them in first-seen order
+KNOWN = ("features", "samples", "train", "detect", "collect", "update", "total")
+COUNTER = "updates_done"
+# the stages of a tracked frame that the report breaks the time into (the rest of "total" is "other")
+TRACK_STAGES = ("features", "detect", "collect", "update")
+
+
+def format_stages(rows: Sequence[Dict[str, float]]) -> str:
+    """CSV text of per-frame stage dicts (seconds, microsecond resolution; the counter as an integer)."""
+    seen = [k for r in rows for k in r]
+    cols = [k for k in KNOWN if k in seen]
+    cols += [k for k in dict.fromkeys(seen) if k not in cols and k != COUNTER]
+    has_counter = COUNTER in seen
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["frame", *cols] + ([COUNTER] if has_counter else []))
+    for i, r in enumerate(rows):
+        cells = [i] + ["" if r.get(k) is None else f"{float(r[k]):.6f}" for k in cols]
+        if has_counter:
+            cells.append("" if r.get(COUNTER) is None else int(r[COUNTER]))
+        w.writerow(cells)
+    return out.getvalue()
+
+
+def read_stages(path: Path) -> Dict[str, np.ndarray]:
+    """Columns of a stages file as float arrays (NaN for empty cells), keyed by header name."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or not rows[0] or rows[0][0] != "frame":
+        raise ValueError(f"{path}: not a stages file (no 'frame' header)")
+    header, body = rows[0], rows[1:]
+    if any(len(r) != len(header) for r in body):
+        raise ValueError(f"{path}: rows of unequal length")
+    data = np.array([[float(c) if c != "" else np.nan for c in r] for r in body], dtype=np.float64)
+    data = data.reshape(len(body), len(header))
+    return {h: data[:, j] for j, h in enumerate(header)}
+
+
+def summarise(files: List[Dict[str, np.ndarray]]) -> Optional[Dict[str, float]]:
+    """Stage summary over the stages files of one tracker (all sequences and runs): mean milliseconds per
+    tracked frame of every stage in TRACK_STAGES and of ``total`` (frame-weighted, as FPS is), the
+    latency percentiles p50 / p95 / max of ``total``, mean initialisation ms, updates per 100 tracked
+    frames and the mean ``update`` ms of the frames whose update counter rose. None without files."""
+    tracked = [f for f in files if len(f["frame"]) > 1 and "total" in f]
+    if not tracked:
+        return None
+    out: Dict[str, float] = {"frames": float(sum(len(f["frame"]) - 1 for f in tracked))}
+    totals = np.concatenate([f["total"][1:] for f in tracked])
+    for k in TRACK_STAGES + ("total",):
+        vals = np.concatenate([f[k][1:] if k in f else np.zeros(len(f["frame"]) - 1) for f in tracked])
+        out[f"{k}_ms"] = float(np.nanmean(vals) * 1e3) if np.isfinite(vals).any() else float("nan")
+    # (rounding aside, RMAN's stages add up to its total; "other" is what a tracker leaves unattributed)
+    out["other_ms"] = max(0.0, out["total_ms"] - sum(np.nan_to_num(out[f"{k}_ms"]) for k in TRACK_STAGES))
+    out["p50_ms"], out["p95_ms"], out["max_ms"] = (float(v) * 1e3 for v in np.percentile(totals, [50, 95, 100]))
+    out["init_ms"] = float(np.mean([f["total"][0] for f in tracked]) * 1e3)
+    counted = [f for f in tracked if COUNTER in f]
+    if counted:
+        rose = [np.diff(f[COUNTER]) > 0 for f in counted]  # per tracked frame: an update landed
+        out["updates_per_100"] = 100.0 * sum(int(r.sum()) for r in rose) / sum(len(r) for r in rose)
+        upd = np.concatenate([f["update"][1:][r] for f, r in zip(counted, rose) if "update" in f] or [np.zeros(0)])
+        out["update_frame_ms"] = float(np.mean(upd) * 1e3) if upd.size else float("nan")
+    return out
+
+
+def stage_line(summary: Dict[str, float]) -> str:
+    """One console line of a summary: ms per tracked frame by stage, latency and updates."""
+    parts = [f"{k} {summary[f'{k}_ms']:.1f}" for k in TRACK_STAGES + ("other",) if np.isfinite(summary[f"{k}_ms"])]
+    text = f"ms/frame: {' '.join(parts)} | total {summary['total_ms']:.1f}, p95 {summary['p95_ms']:.0f}, " \
+           f"max {summary['max_ms']:.0f}"
+    if "updates_per_100" in summary:
+        text += f" | {summary['updates_per_100']:.1f} updates/100 frames, {summary['update_frame_ms']:.0f} ms each"
+    return text
