@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from rman_ros.bench import datasets as D
+from rman_ros.bench.progress import Progress
 from rman_ros.core import RMANConfig, RMANTracker
 from rman_ros.core.updater import PHASES, train_head
 from rman_ros.io import read_image
@@ -59,10 +60,11 @@ def main(argv=None) -> int:
     n = min(args.frames, len(seq.frames))
     tracker = RMANTracker(cfg)
     tracker.initialize(read_image(seq.frames[0]), tuple(seq.gt[0]))
+    prog = Progress(n - 1, f"tracking {seq.name}")
     for i in range(1, n):
         tracker.track(read_image(seq.frames[i]))
-        print(f"\rtracking frame {i + 1}/{n}", end="", file=sys.stderr)
-    print(file=sys.stderr)
+        prog.update(i)
+    prog.close()
     pos, neg = tracker.pools.snapshot()
     heads = {"RMAN head": (tracker.updater.front, tracker.updater.cfg)}
     if tracker.aux is not None:

@@ -219,6 +219,7 @@ def test_rman_stage_timings_are_written_and_reported(dataset, tmp_path, capsys):
     scores = json.loads((out / "report" / "scores.json").read_text())
     s = scores["rman-fast"]["stages"]
     assert s["frames"] == 9 + 7
+    assert s["stages"] == ["features", "detect", "collect", "update"]  # the init-only stages are not listed
     beta = read_stages(out / "rman-fast" / "Beta_stages.csv")
     assert s["total_ms"] == pytest.approx(1e3 * np.mean(np.r_[st["total"][1:], beta["total"][1:]]))
     assert s["p50_ms"] <= s["p95_ms"] <= s["max_ms"] and 0 < s["updates_per_100"] < 100

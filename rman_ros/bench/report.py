@@ -22,7 +22,7 @@ import numpy as np
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench import metrics as M
-from rman_ros.bench.stages import TRACK_STAGES, read_stages, summarise
+from rman_ros.bench.stages import read_stages, summarise
 from rman_ros.io import read_boxes, write_text_atomic
 
 _SCALARS = ("auc", "dp20", "os50", "cle", "npr", "npr_auc", "fps", "fps_no_init")
@@ -211,6 +211,11 @@ def plot_speed(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pat
     return path
 
 
+def _stage_union(summaries) -> List[str]:
+    """The stages of several trackers' summaries, in first-seen order."""
+    return list(dict.fromkeys(k for st in summaries for k in st["stages"]))
+
+
 def plot_stages(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Path]:
     """Stacked bars: mean milliseconds per tracked frame in each stage, one bar per tracker."""
     staged = {n: s["stages"] for n, s in scores.items() if s.get("stages")}
@@ -221,8 +226,8 @@ def plot_stages(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pa
     fig, ax = plt.subplots(figsize=(10, 1.6 + 0.45 * len(names)), dpi=80)
     left = np.zeros(len(names))
     y = np.arange(len(names))
-    for k in TRACK_STAGES + ("other",):
-        vals = np.array([max(0.0, np.nan_to_num(staged[n][f"{k}_ms"])) for n in names])
+    for k in _stage_union(staged.values()) + ["other"]:
+        vals = np.array([staged[n].get(f"{k}_ms", 0.0) for n in names])
         ax.barh(y, vals, left=left, height=0.6, label=k)
         left += vals
     for i, n in enumerate(names):
@@ -269,16 +274,17 @@ def markdown(scores: Dict[str, Dict[str, object]], attr_table: Dict[str, Dict[st
                      f"{s['sequences']} | {s['runs']} |")
     staged = [n for n in order if scores[n].get("stages")]
     if staged:
+        names = _stage_union(scores[n]["stages"] for n in staged)
         lines += ["", "## Time per tracked frame", "",
                   "Mean milliseconds per tracked frame in each stage (frame-weighted over all sequences and "
                   "runs), the frame latency percentiles, the initialisation, and the updates: how many per "
                   "100 tracked frames and the mean update stage of the frames whose update counter rose.", "",
-                  "| Tracker | " + " | ".join(TRACK_STAGES) + " | other | total | p50 | p95 | max | init | "
+                  "| Tracker | " + " | ".join(names) + " | other | total | p50 | p95 | max | init | "
                   "updates / 100 frames | ms per update frame |",
-                  "|---|" + "---|" * (len(TRACK_STAGES) + 8)]
+                  "|---|" + "---|" * (len(names) + 8)]
         for n in staged:
             st = scores[n]["stages"]
-            keys = TRACK_STAGES + ("other", "total", "p50", "p95", "max", "init")
+            keys = names + ["other", "total", "p50", "p95", "max", "init"]
             cells = [_fmt(st, f"{k}_ms", 1) for k in keys]
             cells += [_fmt(st, "updates_per_100", 1), _fmt(st, "update_frame_ms", 1)]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")

@@ -18,8 +18,15 @@ import numpy as np
 # column order of the file; stages a tracker reports beyond these follow them in first-seen order
 KNOWN = ("features", "samples", "train", "detect", "collect", "update", "total")
 COUNTER = "updates_done"
-# the stages of a tracked frame that the report breaks the time into (the rest of "total" is "other")
-TRACK_STAGES = ("features", "detect", "collect", "update")
+_NOT_STAGES = ("frame", "total", COUNTER)
+
+
+def tracked_stages(files: List[Dict[str, np.ndarray]]) -> List[str]:
+    """The stages of tracked frames (frame >= 1) in file column order: every column other than frame, total
+    and the counter with a value on some tracked frame (RMAN: features, detect, collect, update)."""
+    names = dict.fromkeys(k for f in files for k in f
+                          if k not in _NOT_STAGES and np.isfinite(f[k][1:]).any())
+    return list(names)
 
 
 def format_stages(rows: Sequence[Dict[str, float]]) -> str:
@@ -53,21 +60,23 @@ def read_stages(path: Path) -> Dict[str, np.ndarray]:
     return {h: data[:, j] for j, h in enumerate(header)}
 
 
-def summarise(files: List[Dict[str, np.ndarray]]) -> Optional[Dict[str, float]]:
-    """Stage summary over the stages files of one tracker (all sequences and runs): mean milliseconds per
-    tracked frame of every stage in TRACK_STAGES and of ``total`` (frame-weighted, as FPS is), the
-    latency percentiles p50 / p95 / max of ``total``, mean initialisation ms, updates per 100 tracked
-    frames and the mean ``update`` ms of the frames whose update counter rose. None without files."""
+def summarise(files: List[Dict[str, np.ndarray]]) -> Optional[Dict[str, object]]:
+    """Stage summary over the stages files of one tracker (all sequences and runs): ``stages``, the names
+    from tracked_stages; mean milliseconds per tracked frame of each of them and of ``total``
+    (frame-weighted, as FPS is) and ``other_ms``, what the stages leave of the total; the latency
+    percentiles p50 / p95 / max of ``total``, mean initialisation ms, updates per 100 tracked frames and
+    the mean ``update`` ms of the frames whose update counter rose. None without files."""
     tracked = [f for f in files if len(f["frame"]) > 1 and "total" in f]
     if not tracked:
         return None
-    out: Dict[str, float] = {"frames": float(sum(len(f["frame"]) - 1 for f in tracked))}
+    stages = tracked_stages(tracked)
+    out: Dict[str, object] = {"stages": stages, "frames": float(sum(len(f["frame"]) - 1 for f in tracked))}
     totals = np.concatenate([f["total"][1:] for f in tracked])
-    for k in TRACK_STAGES + ("total",):
+    for k in stages + ["total"]:
         vals = np.concatenate([f[k][1:] if k in f else np.zeros(len(f["frame"]) - 1) for f in tracked])
-        out[f"{k}_ms"] = float(np.nanmean(vals) * 1e3) if np.isfinite(vals).any() else float("nan")
+        out[f"{k}_ms"] = float(np.nanmean(vals) * 1e3)
     # (rounding aside, RMAN's stages add up to its total; "other" is what a tracker leaves unattributed)
-    out["other_ms"] = max(0.0, out["total_ms"] - sum(np.nan_to_num(out[f"{k}_ms"]) for k in TRACK_STAGES))
+    out["other_ms"] = max(0.0, out["total_ms"] - sum(out[f"{k}_ms"] for k in stages))
     out["p50_ms"], out["p95_ms"], out["max_ms"] = (float(v) * 1e3 for v in np.percentile(totals, [50, 95, 100]))
     out["init_ms"] = float(np.mean([f["total"][0] for f in tracked]) * 1e3)
     counted = [f for f in tracked if COUNTER in f]
@@ -79,9 +88,9 @@ def summarise(files: List[Dict[str, np.ndarray]]) -> Optional[Dict[str, float]]:
     return out
 
 
-def stage_line(summary: Dict[str, float]) -> str:
+def stage_line(summary: Dict[str, object]) -> str:
     """One console line of a summary: ms per tracked frame by stage, latency and updates."""
-    parts = [f"{k} {summary[f'{k}_ms']:.1f}" for k in TRACK_STAGES + ("other",) if np.isfinite(summary[f"{k}_ms"])]
+    parts = [f"{k} {summary[f'{k}_ms']:.1f}" for k in summary["stages"] + ["other"]]
     text = f"ms/frame: {' '.join(parts)} | total {summary['total_ms']:.1f}, p95 {summary['p95_ms']:.0f}, " \
            f"max {summary['max_ms']:.0f}"
     if "updates_per_100" in summary:

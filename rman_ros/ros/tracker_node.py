@@ -33,8 +33,6 @@ from rman_ros.ros.params import (all_param_specs, check_device, check_value, des
                                  resolve_device)
 
 NODE_NAME = "rman_tracker"
-# stages of a tracked frame whose mean time the diagnostics report (the core tracker's `timings`)
-_STAGES = ("features", "detect", "collect", "update")
 INIT_WAIT_S = 1.0  # how long an init stamped after the newest image (or before any) waits for it
 
 
@@ -79,7 +77,7 @@ class TrackerNode(LifecycleNode):
         self._proc_rate = diag.RateMeter()
         self._latency = diag.WindowStats()
         self._proc_time = diag.WindowStats()
-        self._stage_time = {k: diag.WindowStats() for k in _STAGES}  # where the tracker's time goes
+        self._stage_time: dict = {}  # stage of the tracker's `timings` -> WindowStats: where its time goes
         self._problems = diag.ProblemLog()
         self._warned_at: dict = {}
         self._n_received = 0
@@ -459,9 +457,9 @@ class TrackerNode(LifecycleNode):
                 self._problem(diag.WARN, "track_rejected", f"tracker rejected the frame: {exc}")
                 return
             self._last_result = res
-            for k, stats in self._stage_time.items():
-                if k in res.get("timings", {}):
-                    stats.add(res["timings"][k])
+            for k, seconds in res.get("timings", {}).items():
+                if k != "total":  # the process time covers it
+                    self._stage_time.setdefault(k, diag.WindowStats()).add(seconds)
             err = res.get("update_error")
             if err and err != self._last_update_error:
                 self._problem(diag.ERROR, "update_error", "online update failed, tracking continues with the "
@@ -541,7 +539,7 @@ class TrackerNode(LifecycleNode):
             "last_update_s": res.get("last_update_s"),
             "update_error": _last_line(res.get("update_error")),
         }
-        for k, stats in self._stage_time.items():  # mean over the last tracked frames
+        for k, stats in list(self._stage_time.items()):  # mean over the last tracked frames
             values[f"stage_ms_mean.{k}"] = stats.summary()["mean"] * 1e3
         for kind, n in sorted(self._problems.snapshot().items()):
             values[f"problem_count.{kind}"] = n
