@@ -20,7 +20,7 @@ pytest.importorskip("vision_msgs.msg", reason="vision_msgs not importable: sourc
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from rman_ros.ros.tracker_node import TrackerNode, autostart  # noqa: E402
+from rman_ros.ros.tracker_node import TrackerNode, apply_config, autostart  # noqa: E402
 
 T0 = 1_700_000_100 * 1_000_000_000
 DT = 33_333_333
@@ -108,6 +108,7 @@ def test_idle_output_and_diagnostics_ok(h):
         assert _value(st, key) is not None, key
     assert _value(st, "device") == "cpu"
     assert _value(st, "matmul_backend") in ("mkl", "onednn")
+    assert _value(st, "torch_threads") == "1"  # tracker.num_threads: 1 in these tests
 
 
 def test_parameters_descriptors_readonly_and_runtime(h):
@@ -127,7 +128,55 @@ def test_parameters_descriptors_readonly_and_runtime(h):
     # applied between frames by the worker
     h.client.send_frame(synthetic_frame(0)[0], h.next_stamp())
     wait_for(lambda: node._config.n_candidates == 48, 5.0, what="runtime parameter applied")
+    assert node._tracker.cfg.n_candidates == 48  # reached the tracker itself
     assert node.set_parameters([Parameter("label", value="target")])[0].successful
+
+
+def test_runtime_change_reaches_a_tracker_loaded_with_resolved_device_and_threads():
+    """The node's config keeps device=auto and num_threads=0; the tracker got the resolved values at load
+    time. A runtime change must still be accepted by the tracker (set_config refuses changed fixed fields)."""
+    import torch
+    from rman_ros.core import RMANConfig, RMANTracker
+    from test_node_support import FAST_TRACKER as fast
+    before = torch.get_num_threads()
+    try:
+        tracker = RMANTracker(RMANConfig().replace(**{**fast, "device": "cpu", "num_threads": 1}))
+        apply_config(tracker, {"n_candidates": 48, "update_interval": 7})
+    finally:
+        torch.set_num_threads(before)
+    assert (tracker.cfg.n_candidates, tracker.cfg.update_interval) == (48, 7)
+    assert (tracker.cfg.device, tracker.cfg.num_threads) == ("cpu", 1)
+    tracker.close()
+
+
+def test_node_splits_the_cpu_threads_when_updates_run_in_the_background():
+    """tracker.num_threads 0 with async updates on CPU: the tracker gets half of torch's threads (at least
+    1) for the frame thread and as many for the training thread; the count is in /diagnostics."""
+    import torch
+    from rman_ros.core import RMANTracker
+    from rman_ros.ros.params import torch_threads
+    seen = []
+
+    def factory(cfg):
+        seen.append(cfg)
+        return RMANTracker(cfg)
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)  # what the node finds (its tests otherwise run with 1 thread)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    node = TrackerNode(context=ctx, tracker_factory=factory, namespace=f"thr_{random.randint(0, 1 << 30)}",
+                       parameter_overrides=_overrides({"tracker.num_threads": 0, "tracker.update_mode": "async"}))
+    try:
+        assert autostart(node)
+        expected = torch_threads(0, "cpu", "async", 4)
+        assert expected == 2
+        assert [c.num_threads for c in seen] == [expected] and node._config.num_threads == 0
+        assert torch.get_num_threads() == expected and node.stats()["torch_threads"] == expected
+    finally:
+        node.shutdown_worker()
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        torch.set_num_threads(before)
 
 
 def test_tracking_headers_ids_and_labels(h):

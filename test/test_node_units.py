@@ -11,7 +11,7 @@ from rman_ros.ros import conversions as conv
 from rman_ros.ros.diagnostics import ProblemLog, RateMeter, WindowStats, build_status
 from rman_ros.ros.frame_buffer import Frame, FrameBuffer
 from rman_ros.ros.params import (all_param_specs, check_device, check_value, descriptor,
-                                 resolve_device)
+                                 resolve_device, torch_threads)
 
 
 def _rgb(h=5, w=7):
@@ -168,6 +168,16 @@ def test_device_resolution():
         resolve_device("cuda:2", True, 1)
     with pytest.raises(ValueError):
         resolve_device("cuda", False, 0)
+
+
+def test_torch_threads_split_the_cores_only_for_background_updates_on_cpu():
+    assert torch_threads(3, "cpu", "async", 8) == 3  # an explicit count always wins
+    assert torch_threads(0, "cpu", "async", 2) == 1  # frame thread + training thread on 2 cores
+    assert torch_threads(0, "cpu", "deferred", 8) == 4
+    assert torch_threads(0, "cpu", "async", 1) == 1
+    assert torch_threads(0, "cpu", "sync", 8) == 8  # training inside track(): all of them
+    assert torch_threads(0, "cuda", "async", 8) == 8
+    assert torch_threads(0, "cuda:1", "async", 0) == 1
 
 
 def test_stats_and_status():

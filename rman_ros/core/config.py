@@ -196,7 +196,9 @@ class RMANConfig:
     update_lag: int = _f(10, "deferred mode: an update started at frame t is applied before frame t + this is "
                          "tracked (track() waits for it if it has not finished)", "ours", (1, 10000), runtime=True)
     seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))
-    num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged)", "ours", (0, 256))
+    num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged; the ROS node then gives half of the "
+                          "CPU's threads, at least 1, when updates run on a background thread on CPU, else all)",
+                          "ours", (0, 256))
     bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it", "ours")
     bf16_scoring: bool = _f(True, "bf16 per-candidate products (the LSTM input product and fc1's h_T half) "
                             "when scoring without gradients (detection, hard-negative mining), on CPUs with bf16 "

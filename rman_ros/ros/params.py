@@ -152,6 +152,20 @@ def resolve_device(requested: str, cuda_available: bool, cuda_count: int) -> tup
     return requested, None
 
 
+def torch_threads(num_threads: int, device: str, update_mode: str, available: int) -> int:
+    """Intra-op threads the node gives its tracker (each of the frame and training threads gets this many):
+    num_threads when set; otherwise, on CPU with updates on a background thread (async, deferred), half of
+    the `available` threads (at least 1), so that the frame thread and the training thread do not
+    oversubscribe the cores; otherwise all of them. On 2 cores the split processes 20.5 frames/s of a 30 Hz
+    replay against 17.3-18.1 (docs/BENCHMARKS.md, session 18)."""
+    if num_threads > 0:
+        return num_threads
+    available = max(1, int(available))
+    if device == "cpu" and update_mode in ("async", "deferred"):
+        return max(1, available // 2)
+    return available
+
+
 def params_from_file(path, node_name: str = "rman_tracker") -> dict:
     """Flat {name: value} of a ROS params YAML (`/**`, `<node_name>` or `/<node_name>` sections,
     nested mappings joined with dots), later sections overriding earlier ones."""

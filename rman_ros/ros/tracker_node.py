@@ -30,7 +30,7 @@ from rman_ros.ros import conversions as conv
 from rman_ros.ros import diagnostics as diag
 from rman_ros.ros.frame_buffer import Frame, FrameBuffer
 from rman_ros.ros.params import (all_param_specs, check_device, check_value, descriptor,
-                                 resolve_device)
+                                 resolve_device, torch_threads)
 
 NODE_NAME = "rman_tracker"
 INIT_WAIT_S = 1.0  # how long an init stamped after the newest image (or before any) waits for it
@@ -55,6 +55,7 @@ class TrackerNode(LifecycleNode):
         self._stop = False
         self._worker: Optional[threading.Thread] = None
         self._tracker = None
+        self._cpu_threads: Optional[int] = None  # torch's thread count before any tracker changed it
         self._config: Optional[RMANConfig] = None
         self._opts: dict = {}
         self._buffer: Optional[FrameBuffer] = None
@@ -71,6 +72,7 @@ class TrackerNode(LifecycleNode):
         self._last_update_error: Optional[str] = None
         self._device = "unloaded"
         self._matmul = "unloaded"  # the CPU library of the tracker's float32 products (mkl / onednn)
+        self._threads = 0  # torch intra-op threads per thread given to the tracker (0: not loaded)
 
         # statistics
         self._in_rate = diag.RateMeter()
@@ -198,6 +200,7 @@ class TrackerNode(LifecycleNode):
             torch.cuda.empty_cache()
         self._device = "unloaded"
         self._matmul = "unloaded"
+        self._threads = 0
 
     # ------------------------------------------------------------------ parameters
     def _read_parameters(self) -> None:
@@ -254,7 +257,7 @@ class TrackerNode(LifecycleNode):
         if cfg_changes and self._config is not None:
             self._config = self._config.replace(**cfg_changes)
             if self._tracker is not None:
-                apply_config(self._tracker, self._config, cfg_changes)
+                apply_config(self._tracker, cfg_changes)
             self.get_logger().info(f"applied runtime parameters: {cfg_changes}")
 
     # ------------------------------------------------------------------ tracker
@@ -268,13 +271,17 @@ class TrackerNode(LifecycleNode):
         factory = self._tracker_factory
         if factory is None:
             from rman_ros.core import RMANTracker as factory
+        if self._cpu_threads is None:
+            self._cpu_threads = torch.get_num_threads()
+        threads = torch_threads(self._config.num_threads, device, self._config.update_mode, self._cpu_threads)
         t0 = time.monotonic()
-        self._tracker = factory(self._config.replace(device=device))
+        self._tracker = factory(self._config.replace(device=device, num_threads=threads))
         self._device = str(getattr(self._tracker, "device", device))
         self._matmul = str(getattr(self._tracker, "matmul_backend", "unknown"))
+        self._threads = threads
         self.get_logger().info(f"tracker loaded on {self._device} in {time.monotonic() - t0:.2f} s "
                                f"(backbone {self._config.backbone}, update_mode {self._config.update_mode}, "
-                               f"float32 products: {self._matmul})")
+                               f"float32 products: {self._matmul}, torch threads per thread: {threads})")
 
     # ------------------------------------------------------------------ callbacks
     def _problem(self, level: int, kind: str, message: str) -> None:
@@ -525,6 +532,7 @@ class TrackerNode(LifecycleNode):
             "score": self._last_score,
             "device": self._device,
             "matmul_backend": self._matmul,
+            "torch_threads": self._threads,
             "input_rate_hz": self._in_rate.rate(),
             "processed_rate_hz": self._proc_rate.rate(),
             "latency_ms_p50": lat["p50"] * 1e3,
@@ -565,10 +573,12 @@ def _last_line(text: Optional[str]) -> Optional[str]:
     return lines[-1][:300] if lines else None
 
 
-def apply_config(tracker, config: RMANConfig, changes: dict) -> None:
+def apply_config(tracker, changes: dict) -> None:
     """Hand a runtime config change to the tracker (called between frames). `changes` only names
-    runtime fields (the others are read-only parameters), so set_config accepts it."""
-    tracker.set_config(config)
+    runtime fields (the others are read-only parameters), so set_config accepts it. They are applied to
+    the tracker's own config, whose device and thread count were resolved at load time (`auto`, 0) and
+    so differ from the node's parameters."""
+    tracker.set_config(tracker.cfg.replace(**changes))
 
 
 def autostart(node: TrackerNode) -> bool:
