@@ -451,3 +451,29 @@ def test_the_box_core_keeps_singer2_where_context_loses_it():
         last[rs] = float(np.mean(ious[-10:]))
     assert RMANConfig().roi_scale == 0.8
     assert last[0.8] > 0.5 and last[1.25] < 0.3, last
+
+
+def test_a_fully_occluded_target_is_held_where_it_was_last_seen():
+    """Bird1 flies into a cloud: from about frame 136 to 181 every frame is a flat pink, and every
+    candidate scores near 0 (0.01-0.02). Following the top candidates of that flat score map (py-MDNet,
+    follow_min_score 0) is a random walk that carried the box 100-200 px away on 4 of 8 seeds, out of reach
+    when the bird comes back. With follow_min_score > 0 the box stays where the bird was last seen, and the
+    bird is found again there when it leaves the cloud."""
+    frames, gt = load_seq("Bird1", 200)  # frames[i] and gt[i] are frame i + 1
+    start = 100  # initialise on frame 100: the bird in front of the cloud; track frames 101..last
+    row = lambda frame: frame - start - 1  # result row of a frame
+    boxes = {}
+    for fms, last in ((RMANConfig().follow_min_score, 200), (0.0, 175)):
+        t = RMANTracker(RMANConfig(device="cpu", follow_min_score=fms))
+        t.initialize(frames[start - 1], gt[start - 1])
+        res = [t.track(f) for f in frames[start:last]]
+        t.close()
+        boxes[fms] = np.array([r["box"] for r in res])
+        cloud = [r["state"] for r in res[row(145):row(175) + 1]]
+        assert cloud == ["lost"] * 31, (fms, cloud)  # frames 145-175: nothing to see
+    held, walked = boxes[RMANConfig().follow_min_score], boxes[0.0]
+    assert RMANConfig().follow_min_score > 0
+    moved = lambda b: float(np.abs(b[row(145):row(175) + 1, :2] - b[row(145), :2]).max())
+    assert moved(held) == 0.0 and moved(walked) > 10.0, (moved(held), moved(walked))
+    found = [iou(b, g) for b, g in zip(held[row(190):], gt[189:200])]  # frames 190-200
+    assert len(found) == 11 and np.mean(found) > 0.3, found

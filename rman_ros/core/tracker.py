@@ -275,7 +275,7 @@ class RMANTracker:
         self.lost = not success
         self.n_lost = 0 if success else self.n_lost + 1
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
-        if success or c.follow_when_lost:
+        if success or (c.follow_when_lost and score >= c.follow_min_score):
             self.box = box
         if success:
             pos, neg, target = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg,
