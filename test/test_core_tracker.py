@@ -456,7 +456,7 @@ def test_the_box_core_keeps_singer2_where_context_loses_it():
 def test_a_fully_occluded_target_is_held_where_it_was_last_seen():
     """Bird1 flies into a cloud: from about frame 136 to 181 every frame is a flat pink, and every
     candidate scores near 0 (0.01-0.02). Following the top candidates of that flat score map (py-MDNet,
-    follow_min_score 0) is a random walk that carried the box 100-200 px away on 4 of 8 seeds, out of reach
+    follow_min_score 0) is a random walk that carried the box 100-250 px away on 4 of 8 seeds, out of reach
     when the bird comes back. With follow_min_score > 0 the box stays where the bird was last seen, and the
     bird is found again there when it leaves the cloud."""
     frames, gt = load_seq("Bird1", 200)  # frames[i] and gt[i] are frame i + 1

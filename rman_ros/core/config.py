@@ -151,10 +151,9 @@ class RMANConfig:
     follow_min_score: float = _f(0.05, "when lost, follow the top-k candidates only while their mean score is at "
                                  "least this; below it nothing in the search region resembles the target (a fully "
                                  "occluded frame) and following the noise of a flat score map is a random walk that "
-                                 "can leave the target's area (Bird1 in the clouds). 0 = always follow (py-MDNet). 0.05 "
-                                 "over 12 paired seeds: OTB-18 AUC 0.683 vs 0.675 (+0.008 +- 0.002), Bird1 held on "
-                                 "12 of 12 seeds instead of 7 (session 19)",
-                                 "ours", (0.0, 1.0), runtime=True)
+                                 "can leave the target's area (Bird1 in the clouds). 0 = always follow (py-MDNet). "
+                                 "0.05 over 12 paired seeds: OTB-18 AUC 0.683 vs 0.675 (+0.008 +- 0.002), Bird1 held "
+                                 "on 12 of 12 seeds instead of 7 (session 19)", "ours", (0.0, 1.0), runtime=True)
     redetect_after: int = _f(0, "after this many consecutive lost frames, draw half of the candidates uniformly "
                              "over the whole search region instead of around the last box (0 = off; 10 scored OTB-18 AUC 0.624 "
                              "vs 0.631, 3 seeds: Biker gains, Bird1 jumps to the wrong place)", "ours",
