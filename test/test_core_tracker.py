@@ -123,6 +123,23 @@ def test_sync_mode_is_deterministic():
     assert runs[0] == runs[1]
 
 
+def test_warm_up_leaves_no_trace_of_its_synthetic_target():
+    """A tracker warmed up (as the node does on a GPU) tracks exactly as a fresh one: the warm-up's
+    normalisation, projection, heads and pools are all gone."""
+    frames, boxes = synthetic(6)
+    runs = []
+    for warm in (False, True):
+        t = RMANTracker(small_cfg(seed=3))
+        if warm:
+            assert t.warm_up() > 0
+            assert not t.initialized and t.features.proj is None
+            with pytest.raises(ValueError, match="before initialize"):
+                t.track(frames[1])
+        t.initialize(frames[0], boxes[0])
+        runs.append([(t.track(f)["box"], t.updater.last_loss) for f in frames[1:]])
+    assert runs[0] == runs[1]
+
+
 def test_async_mode_never_blocks_and_applies_updates():
     frames, boxes = synthetic(10)
     t = RMANTracker(small_cfg(update_mode="async", update_interval=2, update_iters=30))

@@ -138,6 +138,8 @@ class RMANAdapter:
         if seed:  # the run's seed offsets the config's own (run k of a --repeat gets seed + k - 1)
             cfg = cfg.replace(seed=(cfg.seed + int(seed)) % 2**31)
         self._tracker = RMANTracker(cfg)
+        if self._tracker.device != "cpu":  # as the node does: a GPU's start-up is not a frame's time
+            self._tracker.warm_up()
         self.last = None
 
     def initialize(self, image, box) -> None:

@@ -12,7 +12,7 @@ import torch
 from .backbone import build_backbone, cache_lowp_weights
 from .image_utils import crop_patches, crop_region, image_to_tensor, region_geometry
 from .roi_align import roi_align, roi_align_same_box
-from .runtime import cpu_has_bf16
+from .runtime import cpu_has_bf16, host_to_device
 
 
 def top_eigenpairs(xc: torch.Tensor, k: int, oversample: int = 32, iters: int = 4, rows: int = 2048):
@@ -179,7 +179,7 @@ class FeatureExtractor:
         if ff.fmap is not None:
             xy = (boxes[:, :2] - ff.origin[None]) * ff.scale
             wh = boxes[:, 2:] * ff.scale
-            b = torch.from_numpy(np.concatenate([xy, xy + wh], 1)).float()
+            b = host_to_device(np.concatenate([xy, xy + wh], 1).astype(np.float32), self.device)
             out = roi_align(ff.fmap, b, self.stride, cfg.roi_size, cfg.roi_samples, self.offset)
         else:
             maps = self._patch_maps(ff, boxes)

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import torch
 
+from .runtime import host_to_device
+
 
 def to_rgb(image) -> np.ndarray:
     """Validate an image and return it as a contiguous HxWx3 uint8 RGB array."""
@@ -78,12 +80,18 @@ def crop_region(image: np.ndarray, origin: np.ndarray, scale: float, region_px: 
                           borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
+def synthetic_pattern(height: int = 240, width: int = 320) -> np.ndarray:
+    """A deterministic textured HxWx3 uint8 image (three diagonal ramps), for warm-ups and checks."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    return np.stack([(xx * 3) % 256, (yy * 5) % 256, ((xx + yy) * 7) % 256], -1).astype(np.uint8)
+
+
 def image_to_tensor(image: np.ndarray, device) -> torch.Tensor:
     """HxWx3 uint8 -> (1, 3, H, W) float in [0, 1], channels_last in memory (the HWC buffer itself).
 
     unsqueeze before permute: the batch stride is then H*W*3, so convolutions see the tensor as
     channels_last (with a batch stride of 3 they fall back to NCHW kernels, 1.6x slower here)."""
-    t = torch.from_numpy(image).to(device)
+    t = host_to_device(image, torch.device(device))
     return t.unsqueeze(0).permute(0, 3, 1, 2).float().div_(255.0)
 
 

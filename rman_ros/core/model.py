@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .memory import Bf16Copy, MemoryGenerator, aggregate
+from .runtime import host_to_device
 
 
 class RMANHead(nn.Module):
@@ -46,7 +47,7 @@ class RMANHead(nn.Module):
         # drawing them takes a third of the time torch.rand takes with its own generator
         threshold = round((1.0 - self.p_drop) * 65536)  # P(keep) = threshold / 2^16
         draws = self.dropout_rng.integers(0, 65536, tuple(x.shape), dtype=np.uint16)
-        scale = torch.from_numpy((draws < threshold) * np.float32(65536 / threshold)).to(x.device)
+        scale = host_to_device((draws < threshold) * np.float32(65536 / threshold), x.device)
         return x * scale
 
     def classify(self, h_star: torch.Tensor) -> torch.Tensor:

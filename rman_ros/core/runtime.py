@@ -8,6 +8,7 @@ import sys
 import threading
 from typing import Optional
 
+import numpy as np
 import torch
 
 _M_TRIM_THRESHOLD = -1
@@ -52,6 +53,15 @@ def resolve_device(spec: str) -> torch.device:
             raise ValueError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA devices")
         return dev
     raise ValueError(f"unknown device {spec!r} (use auto, cpu, cuda or cuda:N)")
+
+
+def host_to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A numpy array as a tensor on `device`. On the CPU: `torch.from_numpy` (shares the buffer). On an
+    accelerator the copy goes through pinned memory without blocking: a plain `.to(device)` waits for
+    all queued GPU work first, which made every sample index and dropout mask a host-device sync."""
+    if device.type == "cpu":
+        return torch.from_numpy(a)
+    return torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(device, non_blocking=True)
 
 
 _matmul_lock = threading.Lock()

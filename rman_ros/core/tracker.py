@@ -13,10 +13,10 @@ import torch
 from .bbreg import BBoxRegressor
 from .config import RMANConfig
 from .features import FeatureExtractor, FrameFeatures
-from .image_utils import check_box, clip_box_to_image, to_rgb
+from .image_utils import check_box, clip_box_to_image, synthetic_pattern, to_rgb
 from .model import RMANHead
 from .pools import FrameSamples, SamplePools
-from .runtime import cpu_has_bf16, resolve_device, select_matmul_backend, tune_glibc_malloc
+from .runtime import cpu_has_bf16, host_to_device, resolve_device, select_matmul_backend, tune_glibc_malloc
 from .sampling import draw, draw_labelled, iou
 from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
@@ -189,7 +189,7 @@ class RMANTracker:
             self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
             self.aux.update(*first, c.init_iters, c.lr_init)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames, c.keep_first_frame)
-        keep = torch.from_numpy(self.rng.permutation(neg.shape[0])[: c.n_neg_update]).to(neg.device)
+        keep = host_to_device(self.rng.permutation(neg.shape[0])[: c.n_neg_update], neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
         self.box = box
         self.frame_idx = 0
@@ -338,6 +338,22 @@ class RMANTracker:
         cx = float(np.clip(box[0] + box[2] / 2, 0, W))
         cy = float(np.clip(box[1] + box[3] / 2, 0, H))
         return np.array([cx - w / 2, cy - h / 2, w, h])
+
+    def warm_up(self, frames: int = 2) -> float:
+        """Pay the device's first-use costs (on a GPU: context, cuBLAS/cuDNN handles, kernel loading) on a
+        synthetic frame, so that the first real initialize() runs at full speed. Leaves the tracker
+        uninitialised with nothing of the synthetic target kept: the next initialize() starts as on a
+        fresh tracker. Returns the seconds it took."""
+        t0 = time.perf_counter()
+        image = synthetic_pattern()
+        self.initialize(image, (120.0, 80.0, 60.0, 50.0))
+        for _ in range(frames):
+            self.track(image)
+        self.close()
+        self.features.mean = self.features.std = self.features.proj = self.features.proj_mean = None
+        self.updater = self.boot = self.aux = None
+        self.initialized = False
+        return time.perf_counter() - t0
 
     def close(self) -> None:
         if self.updater is not None:

@@ -15,6 +15,7 @@ import torch
 from .losses import loss_a, loss_b, loss_c, total_loss
 from .model import RMANHead
 from .pools import FrameSamples
+from .runtime import host_to_device
 
 
 class SampleTable:
@@ -39,7 +40,7 @@ class SampleTable:
         rows = np.repeat(self.starts[fids], counts) + rng.integers(0, np.repeat(self.sizes[fids], counts))
         idx = np.repeat(np.arange(hist_offset, hist_offset + len(fids)), counts)
         dev = self.feats.device
-        return self.feats[torch.from_numpy(rows).to(dev)], torch.from_numpy(idx).to(dev)
+        return self.feats[host_to_device(rows, dev)], host_to_device(idx, dev)
 
 
 def _distinct(hists: List[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -54,7 +55,7 @@ def _distinct(hists: List[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.T
         slots.append(first[id(h)])
     if len(uniq) == len(hists):
         return torch.stack(hists), None
-    return torch.stack(uniq), torch.tensor(slots, device=hists[0].device)
+    return torch.stack(uniq), host_to_device(np.asarray(slots, dtype=np.int64), hists[0].device)
 
 
 # the phases of a training iteration, labelled for torch.profiler while one runs (python -m rman_ros.profile_update sums
@@ -86,7 +87,9 @@ def sgd_step(head: RMANHead, opt: torch.optim.Optimizer, cfg) -> None:
         total = torch.nn.utils.get_total_norm(grads, foreach=True)
         # the scale clip_grad_norm_ would apply; at 1 (the usual case) skip its pass over the gradients
         coef = cfg.grad_clip / (total + 1e-6)
-        if float(coef) < 1.0:
+        if total.device.type != "cpu":  # no host sync: a factor clamped to 1 leaves the gradients exact
+            torch._foreach_mul_(grads, coef.clamp(max=1.0))
+        elif float(coef) < 1.0:
             torch._foreach_mul_(grads, coef)
     opt.step()
     head.weights_changed()  # the fused kernel leaves the version counters as they were
@@ -147,9 +150,9 @@ def train_head(head: RMANHead, pos_recs: List[FrameSamples], neg_recs: List[Fram
             loss.backward()
         with _phase("sgd"):
             sgd_step(head, opt, cfg)
-            last = float(loss.detach())
+            last = loss.detach()  # read once, after the loop (reading it here would sync with a GPU)
     head.eval()
-    return last
+    return float(last)
 
 
 class Updater:

@@ -279,7 +279,11 @@ class TrackerNode(LifecycleNode):
         self._device = str(getattr(self._tracker, "device", device))
         self._matmul = str(getattr(self._tracker, "matmul_backend", "unknown"))
         self._threads = threads
-        self.get_logger().info(f"tracker loaded on {self._device} in {time.monotonic() - t0:.2f} s "
+        warm = ""
+        if not self._device.startswith("cpu") and hasattr(self._tracker, "warm_up"):
+            # a GPU's first use (context, library handles) would otherwise land on the first init box
+            warm = f", warm-up {self._tracker.warm_up():.2f} s"
+        self.get_logger().info(f"tracker loaded on {self._device} in {time.monotonic() - t0:.2f} s{warm} "
                                f"(backbone {self._config.backbone}, update_mode {self._config.update_mode}, "
                                f"float32 products: {self._matmul}, torch threads per thread: {threads})")
 
