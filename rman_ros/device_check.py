@@ -1,11 +1,13 @@
 """Check the tracker on an accelerator against the CPU, then time it on real frames.
 
-    python -m rman_ros.device_check [--device cuda] [--sequence OTB_SEQUENCE_DIR] [--out report.json]
+    python -m rman_ros.device_check [--device cuda] [--sequence OTB_SEQUENCE_DIR] [--config overrides.yaml ...]
+        [--out report.json]
 
 Each check runs the same computation on the CPU and on the device (backbone, RoIAlign, the prefix-shared
 memory, scoring, one online update) and prints the largest difference next to its tolerance. Then, given
-a sequence, the tracker follows it on the device with the default config and prints FPS, per-stage
-times and AUC (with --cpu-reference, the CPU tracks the same frames too). Exit status 1 when a check
+a sequence, the tracker follows it on the device and prints FPS, per-stage times and AUC: with the
+default config, or once per --config file of overrides (with --cpu-reference, the CPU tracks the same
+frames too). Exit status 1 when a check
 fails or tracking raises. Run it on a robot before setting `device: cuda`.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from rman_ros.bench.datasets import SequenceError, load_sequence
 from rman_ros.core import RMANConfig, RMANTracker
 from rman_ros.core.features import FeatureExtractor
 from rman_ros.core.image_utils import crop_region, image_to_tensor, region_geometry, synthetic_pattern
@@ -170,7 +173,7 @@ def track_sequence(seq, device: str, frames: Optional[int], config: RMANConfig) 
 def _print_tracking(r: Dict) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stage_ms"].items())
     warm = f"warm-up {r['warm_up_s']:.2f} s, " if r["warm_up_s"] is not None else ""
-    print(f"  {r['device']}: {r['frames']} frames, {warm}init {r['init_s']:.2f} s, {r['fps']:.1f} FPS, "
+    print(f"  {r['config']}, {r['device']}: {r['frames']} frames, {warm}init {r['init_s']:.2f} s, {r['fps']:.1f} FPS, "
           f"AUC {r['auc']:.3f}; ms per frame: {stages}", flush=True)
 
 
@@ -179,37 +182,39 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--device", default="cuda", help="device to check against the CPU (default cuda)")
     p.add_argument("--sequence", type=Path, help="OTB-style sequence folder to track on the device")
     p.add_argument("--frames", type=int, help="track only the first N frames")
+    p.add_argument("--config", type=Path, action="append", help="YAML file of RMANConfig overrides for the "
+                   "tracking run; repeat it to track once per file (default: the default config)")
     p.add_argument("--cpu-reference", action="store_true", help="also track the sequence on the CPU")
     p.add_argument("--out", type=Path, help="JSON report (written atomically)")
     args = p.parse_args(argv)
     try:
         dev = resolve_device(args.device)
-    except ValueError as exc:
+        configs = [(path.stem, RMANConfig.from_yaml(path)) for path in args.config or []]
+        seq = load_sequence(args.sequence) if args.sequence is not None else None
+    except (ValueError, OSError, SequenceError) as exc:
         print(f"device_check: {exc}", file=sys.stderr)
         return 2
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
     print(f"device_check: torch {torch.__version__}, device {dev} ({name})", flush=True)
-    seq = None
-    if args.sequence is not None:
-        from rman_ros.bench.datasets import load_sequence
-        seq = load_sequence(args.sequence)
     report: Dict = {"torch": torch.__version__, "device": str(dev), "device_name": name}
     report["checks"] = run_checks(dev, _test_image(seq.frames if seq else []))
     ok = all(c["ok"] for c in report["checks"])
     if seq is not None:
         print(f"device_check: tracking {seq.name}", flush=True)
-        runs = [str(dev)] + (["cpu"] if args.cpu_reference else [])
+        devices = [str(dev)] + (["cpu"] if args.cpu_reference else [])
         report["tracking"] = []
-        for d in runs:
-            try:
-                r = track_sequence(seq, d, args.frames, RMANConfig())
-            except Exception as exc:  # a crash on the device is a failed check, reported
-                print(f"  {d}: FAILED: {type(exc).__name__}: {exc}", flush=True)
-                report["tracking"].append({"device": d, "error": f"{type(exc).__name__}: {exc}"})
-                ok = False
-                continue
-            _print_tracking(r)
-            report["tracking"].append(r)
+        for label, config in configs or [("default", RMANConfig())]:
+            for d in devices:
+                try:
+                    r = dict(track_sequence(seq, d, args.frames, config), config=label)
+                except Exception as exc:  # a crash on the device is a failed check, reported
+                    print(f"  {label}, {d}: FAILED: {type(exc).__name__}: {exc}", flush=True)
+                    report["tracking"].append({"device": d, "config": label,
+                                               "error": f"{type(exc).__name__}: {exc}"})
+                    ok = False
+                    continue
+                _print_tracking(r)
+                report["tracking"].append(r)
     report["ok"] = ok
     if args.out is not None:
         write_text_atomic(args.out, json.dumps(report, indent=1))

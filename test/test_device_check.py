@@ -42,3 +42,24 @@ def test_a_failing_computation_fails_the_check_with_its_message(tmp_path, monkey
 def test_an_unavailable_device_is_a_clear_error(capsys):
     assert device_check.main(["--device", "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_each_config_file_gets_its_own_tracking_run(tmp_path):
+    folder = write_otb_sequence(tmp_path, "Square", n=6)
+    (tmp_path / "apl_async.yaml").write_text("aggregation: apl\nupdate_mode: async\n")
+    (tmp_path / "baseline.yaml").write_text("use_lstm: false\naggregation: none\n")
+    out = tmp_path / "check.json"
+    args = ["--device", "cpu", "--sequence", str(folder), "--out", str(out),
+            "--config", str(tmp_path / "apl_async.yaml"), "--config", str(tmp_path / "baseline.yaml")]
+    assert device_check.main(args) == 0
+    runs = json.loads(out.read_text())["tracking"]
+    assert [r["config"] for r in runs] == ["apl_async", "baseline"]
+    assert all(r["frames"] == 6 and r["auc"] > 0.5 for r in runs)
+
+
+def test_a_bad_config_or_sequence_is_a_clear_error_before_any_work(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("no_such_field: 1\n")
+    assert device_check.main(["--device", "cpu", "--config", str(tmp_path / "bad.yaml")]) == 2
+    assert device_check.main(["--device", "cpu", "--sequence", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_field" in err and "missing" in err
