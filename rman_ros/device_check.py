@@ -4,11 +4,11 @@
         [--out report.json]
 
 Each check runs the same computation on the CPU and on the device (backbone, RoIAlign, the prefix-shared
-memory, scoring, one online update) and prints the largest difference next to its tolerance. Then, given
-a sequence, the tracker follows it on the device and prints FPS, per-stage times and AUC: with the
-default config, or once per --config file of overrides (with --cpu-reference, the CPU tracks the same
-frames too). Exit status 1 when a check
-fails or tracking raises. Run it on a robot before setting `device: cuda`.
+memory, scoring, one online update) and prints the difference (relative error, or the largest probability
+difference) next to its tolerance. Then, given a sequence, the tracker follows it on the device and prints
+FPS, per-stage times and AUC: with the default config, or once per --config file of overrides (with
+--cpu-reference, the CPU tracks the same frames too). Exit status 1 when a check fails or tracking raises,
+2 for a bad argument. Run it on a robot before setting `device: cuda`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch

@@ -3,7 +3,7 @@
 Names understood by :func:`make_tracker` / :func:`parse_tracker`:
 
 * ``rman`` - :class:`rman_ros.core.RMANTracker` with default config (+ ``--config`` overrides);
-  ``rman:<Variant>`` - one entry of ``rman_ros.core.variants.ABLATIONS``.
+  ``rman:<Variant>`` - one entry of ``rman_ros.core.variants.ABLATIONS`` or ``PRESETS``.
 * OpenCV peers: ``csrt``, ``kcf``, ``mil`` (main module) and ``mosse``, ``medianflow``,
   ``tld``, ``boosting`` (``cv2.legacy``).
 * ``published:<Name>`` - stored per-frame results (no tracking; see :class:`PublishedResults`).
@@ -51,6 +51,13 @@ def rman_variants() -> Dict[str, Dict[str, object]]:
     return {str(k): dict(v) for k, v in ABLATIONS.items()}
 
 
+def rman_presets() -> Dict[str, Dict[str, object]]:
+    """The named presets of the core package (not part of the ablation set)."""
+    from rman_ros.core.variants import PRESETS
+
+    return {str(k): dict(v) for k, v in PRESETS.items()}
+
+
 def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
                   label_suffix: str = "") -> TrackerSpec:
     """Parse a tracker name from the command line."""
@@ -65,9 +72,9 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
     if low == "rman" or low.startswith("rman:"):
         variant = raw.split(":", 1)[1] if ":" in raw else ""
         if variant:
-            variants = rman_variants()
+            variants = {**rman_variants(), **rman_presets()}
             if variant not in variants:
-                raise ValueError(f"unknown RMAN variant {variant!r}; known: {', '.join(variants)}")
+                raise ValueError(f"unknown RMAN variant or preset {variant!r}; known: {', '.join(variants)}")
             merged = dict(variants[variant])
             merged.update(ov)
             ov = merged
