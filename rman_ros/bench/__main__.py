@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run trackers on sequences (one-pass evaluation)")
     _add_common(p)
     p.add_argument("--trackers", required=True,
-                   help="comma-separated: rman, rman:<variant>, csrt, kcf, mil, mosse, medianflow, tld, "
-                        "boosting, published:<Name>")
+                   help="comma-separated: rman, rman:<variant> (an ablation of rman_ros.core.variants, or the "
+                        "preset rman:realtime), csrt, kcf, mil, mosse, medianflow, tld, boosting, published:<Name>")
     _add_run_opts(p)
     p.set_defaults(func=cmd_run)
 
