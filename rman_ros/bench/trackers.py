@@ -51,13 +51,6 @@ def rman_variants() -> Dict[str, Dict[str, object]]:
     return {str(k): dict(v) for k, v in ABLATIONS.items()}
 
 
-def rman_presets() -> Dict[str, Dict[str, object]]:
-    """The named presets of the core package (not part of the ablation set)."""
-    from rman_ros.core.variants import PRESETS
-
-    return {str(k): dict(v) for k, v in PRESETS.items()}
-
-
 def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
                   label_suffix: str = "") -> TrackerSpec:
     """Parse a tracker name from the command line."""
@@ -72,7 +65,9 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
     if low == "rman" or low.startswith("rman:"):
         variant = raw.split(":", 1)[1] if ":" in raw else ""
         if variant:
-            variants = {**rman_variants(), **rman_presets()}
+            from rman_ros.core.variants import PRESETS
+
+            variants = {**rman_variants(), **PRESETS}
             if variant not in variants:
                 raise ValueError(f"unknown RMAN variant or preset {variant!r}; known: {', '.join(variants)}")
             merged = dict(variants[variant])
@@ -138,6 +133,8 @@ class OpenCVTracker:
 class RMANAdapter:
     """Adapter around :class:`rman_ros.core.RMANTracker` (synchronous use)."""
 
+    _warmed_devices: set = set()  # a GPU's start-up costs are paid once per process and device
+
     def __init__(self, overrides: Optional[Dict[str, object]] = None, seed: int = 0):
         from rman_ros.core import RMANConfig, RMANTracker
 
@@ -145,8 +142,10 @@ class RMANAdapter:
         if seed:  # the run's seed offsets the config's own (run k of a --repeat gets seed + k - 1)
             cfg = cfg.replace(seed=(cfg.seed + int(seed)) % 2**31)
         self._tracker = RMANTracker(cfg)
-        if self._tracker.device != "cpu":  # as the node does: a GPU's start-up is not a frame's time
+        device = self._tracker.device
+        if device != "cpu" and device not in self._warmed_devices:  # as the node does: not a frame's time
             self._tracker.warm_up()
+            self._warmed_devices.add(device)
         self.last = None
 
     def initialize(self, image, box) -> None:
