@@ -24,6 +24,7 @@ import torch
 
 from rman_ros.bench.datasets import SequenceError, load_sequence
 from rman_ros.core import RMANConfig, RMANTracker
+from rman_ros.core.config_files import load_config
 from rman_ros.core.features import FeatureExtractor
 from rman_ros.core.image_utils import crop_region, image_to_tensor, region_geometry, synthetic_pattern
 from rman_ros.core.model import RMANHead
@@ -182,14 +183,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--device", default="cuda", help="device to check against the CPU (default cuda)")
     p.add_argument("--sequence", type=Path, help="OTB-style sequence folder to track on the device")
     p.add_argument("--frames", type=int, help="track only the first N frames")
-    p.add_argument("--config", type=Path, action="append", help="YAML file of RMANConfig overrides for the "
-                   "tracking run; repeat it to track once per file (default: the default config)")
+    p.add_argument("--config", action="append", help="RMANConfig overrides for the tracking run: a YAML file "
+                   "(flat or ROS params format) or a preset name; repeat it to track once per source (default: "
+                   "the default config)")
     p.add_argument("--cpu-reference", action="store_true", help="also track the sequence on the CPU")
     p.add_argument("--out", type=Path, help="JSON report (written atomically)")
     args = p.parse_args(argv)
     try:
         dev = resolve_device(args.device)
-        configs = [(path.stem, RMANConfig.from_yaml(path)) for path in args.config or []]
+        configs = [(Path(src).stem, load_config(src)) for src in args.config or []]
         seq = load_sequence(args.sequence) if args.sequence is not None else None
     except (ValueError, OSError, SequenceError) as exc:
         print(f"device_check: {exc}", file=sys.stderr)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench.progress import Progress
-from rman_ros.core import RMANConfig, RMANTracker
+from rman_ros.core import RMANTracker
+from rman_ros.core.config_files import load_config
 from rman_ros.core.updater import PHASES, train_head
 from rman_ros.io import read_image
 
@@ -51,11 +51,11 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=40, help="frames tracked before profiling (fills the pools)")
     ap.add_argument("--repeats", type=int, default=5, help="updates profiled per head")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    ap.add_argument("--config", type=Path, help="YAML file of RMANConfig overrides")
+    ap.add_argument("--config", help="RMANConfig overrides: a YAML file (flat or ROS params format) or a "
+                    "preset name")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    overrides = yaml.safe_load(args.config.read_text()) if args.config else {}
-    cfg = RMANConfig.from_dict(overrides or {})
+    cfg = load_config(args.config)
     seq = D.load_sequence(args.sequence)
     n = min(args.frames, len(seq.frames))
     tracker = RMANTracker(cfg)

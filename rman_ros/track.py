@@ -112,9 +112,18 @@ def _draw(frame_rgb: np.ndarray, box, index: int, score: Optional[float], gt=Non
     return img
 
 
+def tracker_spec(args):
+    """The benchmark's tracker spec for --tracker and --config (a file or a preset name)."""
+    from rman_ros.bench.trackers import parse_tracker
+    from rman_ros.core.config_files import load_overrides
+
+    overrides = load_overrides(args.config)
+    return parse_tracker(args.tracker, overrides if args.tracker.lower().startswith("rman") else None)
+
+
 def run(args) -> int:
     from rman_ros.bench.progress import Progress
-    from rman_ros.bench.trackers import make_tracker, parse_tracker
+    from rman_ros.bench.trackers import make_tracker
 
     src = Source(args.source)
     if args.box:
@@ -123,13 +132,7 @@ def run(args) -> int:
         init = tuple(float(v) for v in src.gt[0])
     else:
         raise ValueError("no initial box: pass --box x,y,w,h (image folders and videos need it)")
-    overrides = {}
-    if args.config:
-        import yaml
-
-        with open(args.config, "r", encoding="utf-8") as fh:
-            overrides = yaml.safe_load(fh) or {}
-    spec = parse_tracker(args.tracker, overrides if args.tracker.lower().startswith("rman") else None)
+    spec = tracker_spec(args)
     if args.threads:
         import torch
 
@@ -199,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, help="write boxes here (x,y,w,h per line)")
     ap.add_argument("--video", type=Path, help="write an annotated mp4 here")
     ap.add_argument("--fps", type=float, help="frame rate of the output video (default: source or 30)")
-    ap.add_argument("--config", help="YAML file of RMANConfig overrides")
+    ap.add_argument("--config", help="RMANConfig overrides: a YAML file (flat or ROS params format) or a "
+                    "preset name such as realtime")
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice; 1 is "
                     "much faster on a busy 2-core machine)")
     ap.add_argument("--tracker", default="rman", help="rman (default), rman:<variant> or an OpenCV peer (csrt, ...)")

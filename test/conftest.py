@@ -42,3 +42,17 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def otb_dir(data_dir: Path) -> Path:
     return data_dir / "otb"
+
+
+@pytest.fixture(params=["fp32", "native"])
+def arithmetic(request, monkeypatch):
+    """Runs a real-frame tracking test twice: on the float32 path (RMAN_DISABLE_BF16=1, what a CPU without
+    bf16 runs) and on this CPU's native path. The second is skipped where it is the same path, so a CPU
+    without bf16 runs each such test once and a bf16 CPU covers both."""
+    from rman_ros.core.runtime import DISABLE_BF16_ENV, cpu_has_bf16
+
+    if request.param == "fp32":
+        monkeypatch.setenv(DISABLE_BF16_ENV, "1")
+    elif not cpu_has_bf16():
+        pytest.skip("no bf16 on this CPU (or RMAN_DISABLE_BF16=1): its native path is the float32 one")
+    return request.param

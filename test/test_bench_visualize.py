@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rman_ros.bench.__main__ import main as bench_main
+from rman_ros.bench.cli import main as bench_main
 from rman_ros.bench.synthetic import write_otb_sequence
 from rman_ros.bench.visualize import background_boxes, jitter_boxes
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rman_ros.bench.args import split_csv
+
 
 def variant_names(selected=None):
     """Names of the ablation variants (ImportError with a clear message if core lacks them)."""
@@ -22,16 +24,15 @@ def variant_names(selected=None):
 
 
 def run_ablation(args, run_trackers) -> int:
-    from rman_ros.bench.__main__ import _csv
     from rman_ros.bench.report import build_report
 
-    names = variant_names(_csv(args.variants))
+    names = variant_names(split_csv(args.variants))
     rc = run_trackers(args, [f"rman:{n}" for n in names])
     from rman_ros.bench.trackers import parse_tracker
 
     suffix = f"-{Path(args.config).stem}" if getattr(args, "config", None) else ""
     labels = [parse_tracker(f"rman:{n}", label_suffix=suffix).label for n in names]
-    scores = build_report(args.out, args.dataset_root, labels, _csv(args.sequences),
+    scores = build_report(args.out, args.dataset_root, labels, split_csv(args.sequences),
                           title="RMAN ablation (paper Fig. 6 set)")
     for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["auc"]):
         print(f"{n:>28s}  AUC {s['auc']:.3f}  DP20 {s['dp20']:.3f}  FPS {s.get('fps')}")

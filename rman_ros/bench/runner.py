@@ -222,8 +222,13 @@ def summarize(results: List[Dict[str, object]], out: Path) -> str:
     done = [r for r in results if r["status"] == "done"]
     skipped = [r for r in results if r["status"] == "skipped"]
     failed = [r for r in results if r["status"] == "failed"]
-    write_text_atomic(Path(out) / "run_summary.json", json.dumps(results, indent=1, default=str) + "\n")
-    lines = [f"run summary: {len(done)} done, {len(skipped)} skipped (existing results), {len(failed)} failed"]
+    from rman_ros.core.runtime import cpu_description
+
+    cpu = cpu_description()
+    write_text_atomic(Path(out) / "run_summary.json",
+                      json.dumps({"cpu": cpu, "runs": results}, indent=1, default=str) + "\n")
+    lines = [f"run summary: {len(done)} done, {len(skipped)} skipped (existing results), {len(failed)} failed "
+             f"on {cpu}"]
     for r in failed:
         lines.append(f"  FAILED {r['tracker']} / {r['sequence']} (run {r['repeat']}): {r['error']}")
     return "\n".join(lines)

@@ -3,9 +3,11 @@
 Names understood by :func:`make_tracker` / :func:`parse_tracker`:
 
 * ``rman`` - :class:`rman_ros.core.RMANTracker` with default config (+ ``--config`` overrides);
-  ``rman:<Variant>`` - one entry of ``rman_ros.core.variants.ABLATIONS`` or ``PRESETS``.
+  ``rman:<Variant>`` - one entry of ``rman_ros.core.variants.ABLATIONS`` or a preset file
+  (``config/presets/<name>.yaml``, see :mod:`rman_ros.core.config_files`).
 * OpenCV peers: ``csrt``, ``kcf``, ``mil`` (main module) and ``mosse``, ``medianflow``,
-  ``tld``, ``boosting`` (``cv2.legacy``).
+  ``tld``, ``boosting`` (``cv2.legacy``); ``nanotrack`` (``cv2.TrackerNano``, a Siamese tracker whose two
+  ONNX files are data: see :func:`find_nanotrack_models`).
 * ``published:<Name>`` - stored per-frame results (no tracking; see :class:`PublishedResults`).
 
 Images passed to adapters are HxWx3 uint8 RGB; boxes are (x, y, w, h) floats used
@@ -13,6 +15,7 @@ exactly like the gt numbers.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,16 +27,19 @@ OPENCV_MAIN = {"csrt": "TrackerCSRT_create", "kcf": "TrackerKCF_create", "mil": 
 OPENCV_LEGACY = {"mosse": "TrackerMOSSE_create", "medianflow": "TrackerMedianFlow_create",
                  "tld": "TrackerTLD_create", "boosting": "TrackerBoosting_create"}
 OPENCV_TRACKERS = tuple(OPENCV_MAIN) + tuple(OPENCV_LEGACY)
+NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
+PEER_MODELS_ENV = "RMAN_PEER_MODELS"
 
 
 @dataclass(frozen=True)
 class TrackerSpec:
     """Parsed tracker name. ``label`` names the result folder."""
 
-    kind: str  # rman | opencv | published
+    kind: str  # rman | opencv | nanotrack | published
     name: str  # opencv name, published name, or rman variant ('' = default)
     label: str
     overrides: Tuple[Tuple[str, object], ...] = field(default_factory=tuple)
+    model_dir: Optional[str] = None  # nanotrack: the folder holding its two ONNX files
 
     @property
     def overrides_dict(self) -> Dict[str, object]:
@@ -65,12 +71,16 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
     if low == "rman" or low.startswith("rman:"):
         variant = raw.split(":", 1)[1] if ":" in raw else ""
         if variant:
-            from rman_ros.core.variants import PRESETS
+            from rman_ros.core.config_files import load_overrides, preset_names
 
-            variants = {**rman_variants(), **PRESETS}
-            if variant not in variants:
-                raise ValueError(f"unknown RMAN variant or preset {variant!r}; known: {', '.join(variants)}")
-            merged = dict(variants[variant])
+            ablations = rman_variants()
+            if variant in ablations:
+                merged = dict(ablations[variant])
+            elif variant in preset_names():
+                merged = load_overrides(f"preset:{variant}")
+            else:
+                raise ValueError(f"unknown RMAN variant or preset {variant!r}; known: "
+                                 f"{', '.join(list(ablations) + preset_names())}")
             merged.update(ov)
             ov = merged
         suffix = ("-full" if variant == "rman" else f"-{_safe_label(variant)}") if variant else ""
@@ -78,8 +88,11 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
         return TrackerSpec("rman", variant, label, tuple(sorted(ov.items())))
     if low in OPENCV_TRACKERS:
         return TrackerSpec("opencv", low, low)
+    if low == "nanotrack":
+        return TrackerSpec("nanotrack", low, low)
     raise ValueError(f"unknown tracker {name!r}; known: rman, rman:<variant>, "
-                     f"{', '.join(OPENCV_TRACKERS)}, published:<Name>")
+                     f"{', '.join(OPENCV_TRACKERS)}, nanotrack, published:<Name>")
+
 
 
 # --------------------------------------------------------------------------- OpenCV
@@ -127,6 +140,48 @@ class OpenCVTracker:
         if ok:
             self._box = tuple(float(v) for v in box)
         return self._box
+
+
+def find_nanotrack_models(model_dir: Optional[Path] = None, dataset_root: Optional[Path] = None) -> Path:
+    """The folder with NanoTrack's two ONNX files: `model_dir` (or its nanotrack_v2/), else $RMAN_PEER_MODELS,
+    else a `models/` folder beside the dataset root or one or two levels above it (../shared/models for
+    ../shared/data/otb). FileNotFoundError names every place it looked."""
+    roots = []
+    if model_dir is not None:
+        roots.append(Path(model_dir))
+    elif os.environ.get(PEER_MODELS_ENV):
+        roots.append(Path(os.environ[PEER_MODELS_ENV]))
+    elif dataset_root is not None:
+        d = Path(dataset_root).resolve()
+        roots += [d.parent / "models", d.parent.parent / "models"]
+    looked = []
+    for r in roots:
+        for c in (r, r / "nanotrack_v2"):
+            looked.append(str(c))
+            if all((c / f).is_file() for f in NANOTRACK_FILES):
+                return c
+    raise FileNotFoundError(f"NanoTrack models ({', '.join(NANOTRACK_FILES)}) not found in: "
+                            f"{', '.join(looked) or 'nowhere'}; pass --model-dir or set {PEER_MODELS_ENV}")
+
+
+class NanoTrackTracker(OpenCVTracker):
+    """OpenCV's NanoTrack (v2 ONNX models). Its tracking score stays high when the target is lost, so only
+    the box is used."""
+
+    def __init__(self, model_dir: Path):
+        import cv2
+
+        if not hasattr(cv2, "TrackerNano_create"):
+            raise RuntimeError(f"OpenCV {cv2.__version__} has no TrackerNano")
+        self.name = "nanotrack"
+        self._cv2 = cv2
+        params = cv2.TrackerNano_Params()
+        params.backbone = str(Path(model_dir) / NANOTRACK_FILES[0])
+        params.neckhead = str(Path(model_dir) / NANOTRACK_FILES[1])
+        self._factory = lambda: cv2.TrackerNano_create(params)
+        self._legacy = False
+        self._tracker = None
+        self._box = None
 
 
 # --------------------------------------------------------------------------- RMAN
@@ -202,6 +257,8 @@ def make_tracker(spec: TrackerSpec, seed: int = 0):
     (OpenCV trackers take theirs from the process-wide seeding)."""
     if spec.kind == "opencv":
         return OpenCVTracker(spec.name)
+    if spec.kind == "nanotrack":
+        return NanoTrackTracker(find_nanotrack_models(spec.model_dir))
     if spec.kind == "rman":
         return RMANAdapter(spec.overrides_dict, seed)
     raise ValueError(f"{spec.kind} trackers do not track frames")

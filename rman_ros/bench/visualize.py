@@ -23,6 +23,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from rman_ros.bench.args import split_csv
+from rman_ros.core.config_files import load_overrides
+
 DEFAULT_ATTENTION_VARIANTS = ("baseline", "baseline_lstm_mal", "rman")
 
 
@@ -259,15 +262,13 @@ def main(args) -> int:
         print("error: visualize is not available yet: rman_ros.core.analysis is missing "
               f"({exc}).", file=sys.stderr)
         return 3
-    from rman_ros.bench.__main__ import _csv, _load_overrides
-
     if getattr(args, "threads", None):
         import torch
 
         torch.set_num_threads(int(args.threads))
-    variants = _csv(args.attention_variants) or list(DEFAULT_ATTENTION_VARIANTS)
+    variants = split_csv(args.attention_variants) or list(DEFAULT_ATTENTION_VARIANTS)
     distractor = [float(v) for v in args.distractor.split(",")] if args.distractor else None
-    files = visualize(args.sequence, args.frame, args.out, _load_overrides(args.config), variants, distractor)
+    files = visualize(args.sequence, args.frame, args.out, load_overrides(args.config), variants, distractor)
     for k, p in files.items():
         print(f"{k}: {p}")
     return 0

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench import vot
+from rman_ros.bench.args import split_csv
 from rman_ros.bench.trackers import make_tracker, parse_tracker
+from rman_ros.core.config_files import load_overrides
 from rman_ros.io import read_image, write_text_atomic
 
 
@@ -25,12 +27,10 @@ def _traj_text(traj) -> str:
 
 
 def run_vot(args):
-    from rman_ros.bench.__main__ import _csv, _load_overrides
-
-    overrides = _load_overrides(args.config)
-    seqs = [D.load_sequence(s) for s in D.select(D.discover(args.dataset_root), _csv(args.sequences))]
+    overrides = load_overrides(args.config)
+    seqs = [D.load_sequence(s) for s in D.select(D.discover(args.dataset_root), split_csv(args.sequences))]
     out = {}
-    for name in _csv(args.trackers):
+    for name in split_csv(args.trackers):
         spec = parse_tracker(name, overrides if name.lower().startswith("rman") else None)
         trajs, gts = {}, {}
         for seq in seqs:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Optional
 
+import cv2
 import numpy as np
 import torch
 
@@ -58,6 +59,19 @@ class FrameFeatures:
         h, w = self.image.shape[:2]
         x0, y0 = max(self.origin[0], 0.0), max(self.origin[1], 0.0)
         return x0, y0, min(self.origin[0] + side, float(w)), min(self.origin[1] + side, float(h))
+
+    def grayscale(self) -> np.ndarray:
+        """float32 grayscale of the frame in [0, 1] (made once, shared by the contrast check and the scale
+        filter)."""
+        if self.gray is None:
+            self.gray = cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+        return self.gray
+
+    def region_contrast(self) -> float:
+        """Standard deviation of the grayscale search region (intensity in [0, 1], every second pixel)."""
+        x0, y0, x1, y1 = (int(round(v)) for v in self.region_bounds())
+        region = self.grayscale()[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+        return float(region[::2, ::2].std())
 
     def __call__(self, boxes: np.ndarray) -> torch.Tensor:
         """The classifier's features of `boxes`: RoIs scaled roi_scale times about the box centres."""

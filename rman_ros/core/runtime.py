@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 import threading
 from typing import Optional
@@ -38,21 +39,31 @@ def tune_glibc_malloc() -> bool:
         return ok
 
 
+def check_device_name(spec: str) -> Optional[str]:
+    """None when `spec` names a device (auto, cpu, cuda, cuda:N), else the reason; no hardware is queried."""
+    v = str(spec).strip().lower()
+    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+        return None
+    return f"device={spec!r}: expected auto, cpu, cuda or cuda:N"
+
+
 def resolve_device(spec: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cpu'; 'cuda' / 'cuda:N' (ValueError when unavailable)."""
+    """'auto' -> cuda if available else cpu; 'cpu'; 'cuda' / 'cuda:N' (ValueError when unavailable). The one
+    place a device name becomes a device: the tracker, the node and device_check all call it."""
     spec = (spec or "auto").strip().lower()
+    err = check_device_name(spec)
+    if err:
+        raise ValueError(err)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cpu":
         return torch.device("cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {spec!r} requested but CUDA is not available")
-        dev = torch.device(spec)
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA devices")
-        return dev
-    raise ValueError(f"unknown device {spec!r} (use auto, cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {spec!r} requested but CUDA is not available")
+    dev = torch.device(spec)
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    return dev
 
 
 def host_to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -78,6 +89,21 @@ def _cpuinfo_field(name: str) -> str:
     except OSError:
         pass
     return ""
+
+
+def cpu_description() -> str:
+    """The CPU's model name, core count and the instruction-set flags that decide the tracker's speed, e.g.
+    'AMD EPYC (2 cores; avx2, no avx512, no bf16)': every speed figure names its machine with this."""
+    import os
+
+    flags = set(_cpuinfo_field("flags").split())
+    isa = ["avx2" if "avx2" in flags else "no avx2",
+           "avx512" if "avx512f" in flags else "no avx512",
+           "bf16" if ({"avx512_bf16", "amx_bf16"} & flags) else "no bf16"]
+    if "amx_tile" in flags:
+        isa.append("amx")
+    name = _cpuinfo_field("model name") or "unknown CPU"
+    return f"{name} ({os.cpu_count()} cores; {', '.join(isa)})"
 
 
 def cpu_vendor() -> str:
@@ -128,7 +154,14 @@ def select_matmul_backend(choice: str) -> str:
         return "onednn"
 
 
+DISABLE_BF16_ENV = "RMAN_DISABLE_BF16"
+
+
 def cpu_has_bf16() -> bool:
-    """True when the CPU has native bf16 dot products (avx512_bf16 or AMX)."""
+    """True when the CPU has native bf16 dot products (avx512_bf16 or AMX) and the environment variable
+    RMAN_DISABLE_BF16 is not set to 1: with it set, every bf16 path (backbone autocast, bf16 scoring) takes
+    its float32 alternative, as on a CPU without bf16 (the test suite runs both paths this way)."""
+    if os.environ.get(DISABLE_BF16_ENV, "") == "1":
+        return False
     flags = set(_cpuinfo_field("flags").split())
     return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -1,4 +1,4 @@
-"""Ablation variants of Fig. 6, and named presets, as config overrides (name -> dict for RMANConfig.replace)."""
+"""Ablation variants of Fig. 6 as config overrides (name -> dict for RMANConfig.replace)."""
 
 # the paper's variants score candidates with their own head alone (no score fusion with a memory-free head)
 PAPER_SCORE = {"baseline_fusion": 0.0}
@@ -20,10 +20,6 @@ ABLATIONS = {
     "baseline_mal_la_lb": {"use_lstm": False, "aggregation": "mal", "use_la": True, "use_lb": True, **PAPER_SCORE},
 }
 
-# named configurations that are not ablations: the default with other values of the paper's hyperparameters
-PRESETS = {
-    # the paper's update schedule thinned to about a quarter of the training: a regular update every 20
-    # frames (N3 = 10 in the paper) of 8 iterations (15 in the paper). Sync mode on a 2-core Zen 4, 12 seeds:
-    # AUC 0.676 at 25.7 FPS against the default's 0.683 at 13.9 FPS (docs/BENCHMARKS.md, session 20)
-    "realtime": {"update_interval": 20, "update_iters": 8},
-}
+
+# Named configurations that are not ablations (e.g. `realtime`) are preset files: config/presets/*.yaml,
+# read by rman_ros.core.config_files.

@@ -1,0 +1,283 @@
+"""The default-selection protocol: a paired comparison of two result folders on the fixed tune/check split.
+
+A change to a default is kept only when it helps both halves of the split (``data/dev_split.json``), paired
+over at least :data:`MIN_SEEDS` seeds. Run ``k`` of a tracker (``T/S.txt`` for k = 1, ``T/repeat<k>/S.txt``
+after) used seed ``k - 1``, so run k of the baseline and run k of the candidate form one pair. Only runs that
+have every sequence of the split in both folders are paired.
+
+The comparison reports, per half and overall, the mean AUC of each side and the paired delta (mean, standard
+error, seeds better), the delta per attribute and per sequence, the speed of both sides and of any peer
+trackers in the same results folder, and the published MDNet AUC on each half.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from rman_ros.bench import datasets as D
+from rman_ros.bench import metrics as M
+from rman_ros.io import read_boxes, write_text_atomic
+
+MIN_SEEDS = 6
+HALVES = ("tune", "check")
+ATTRIBUTES = ("IV", "SV", "OCC", "DEF", "MB", "FM", "IPR", "OPR", "OV", "BC", "LR")
+
+
+def split_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "dev_split.json"
+
+
+def load_split(path: Optional[Path] = None) -> Dict[str, List[str]]:
+    """{'tune': [...], 'check': [...]} from the split file (the repository's own by default)."""
+    path = Path(path) if path is not None else split_path()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    halves = {h: list(data.get(h) or []) for h in HALVES}
+    if not all(halves.values()):
+        raise ValueError(f"{path}: needs non-empty 'tune' and 'check' lists")
+    both = set(halves["tune"]) & set(halves["check"])
+    if both:
+        raise ValueError(f"{path}: sequences in both halves: {sorted(both)}")
+    return halves
+
+
+@dataclass
+class Run:
+    """Per-sequence AUC and timing of one run (one seed) of one tracker."""
+
+    auc: Dict[str, float]
+    frames: int
+    seconds: Optional[float]  # None when a sequence has no timing file
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else float("nan")
+
+
+def _run_dirs(tracker_dir: Path) -> Dict[int, Path]:
+    dirs = {1: tracker_dir}
+    for p in tracker_dir.glob("repeat*"):
+        if p.is_dir() and p.name[6:].isdigit():
+            dirs[int(p.name[6:])] = p
+    return dict(sorted(dirs.items()))
+
+
+def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, Run]:
+    """Complete runs (every sequence present) of a tracker folder, by run number."""
+    if not Path(tracker_dir).is_dir():
+        raise FileNotFoundError(f"no results folder {tracker_dir}")
+    runs = {}
+    for k, d in _run_dirs(Path(tracker_dir)).items():
+        auc, frames, seconds = {}, 0, 0.0
+        for name, seq in sequences.items():
+            res = d / f"{name}.txt"
+            if not res.is_file():
+                break
+            boxes = read_boxes(res)
+            if len(boxes) != len(seq.gt):
+                raise ValueError(f"{res}: {len(boxes)} boxes for {len(seq.gt)} ground-truth frames")
+            auc[name] = M.sequence_metrics(boxes, seq.gt)["auc"]
+            tfile = d / f"{name}_time.txt"
+            if seconds is not None and tfile.is_file():
+                t = np.loadtxt(tfile, ndmin=1)
+                frames += len(t)
+                seconds += float(np.sum(t))
+            else:
+                seconds = None
+        else:
+            runs[k] = Run(auc, frames, seconds)
+    return runs
+
+
+def _mean_se(x: np.ndarray) -> Dict[str, float]:
+    x = np.asarray(x, dtype=np.float64)
+    se = float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+    return {"mean": float(np.mean(x)), "se": se, "better": int(np.sum(x > 0)), "worse": int(np.sum(x < 0)),
+            "n": int(len(x))}
+
+
+def _group_mean(run: Run, names: List[str]) -> float:
+    return float(np.mean([run.auc[n] for n in names]))
+
+
+def published_auc(folder: Path, sequences: Dict[str, D.Sequence]) -> Dict[str, float]:
+    """Per-sequence AUC of a published tracker's per-frame results (sequences it has)."""
+    out = {}
+    for name, seq in sequences.items():
+        f = Path(folder) / f"{name}.txt"
+        if f.is_file():
+            out[name] = M.sequence_metrics(read_boxes(f), seq.gt)["auc"]
+    return out
+
+
+def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
+            split: Optional[Dict[str, List[str]]] = None, peers: Optional[List[str]] = None,
+            published: str = "MDNet") -> Dict[str, object]:
+    """The paired comparison of `candidate` against `baseline` (result folder labels under `results`)."""
+    split = split or load_split()
+    wanted = split["tune"] + split["check"]
+    specs = D.select(D.discover(dataset_root), wanted)
+    sequences = {s.name: D.load_sequence(s) for s in specs}
+    halves = {h: [n for n in split[h]] for h in HALVES}
+    base = load_runs(Path(results) / baseline, sequences)
+    cand = load_runs(Path(results) / candidate, sequences)
+    pairs = sorted(set(base) & set(cand))
+    out: Dict[str, object] = {"baseline": baseline, "candidate": candidate, "split": halves,
+                              "runs": {"baseline": sorted(base), "candidate": sorted(cand), "paired": pairs}}
+    if not pairs:
+        out["verdict"] = "no paired runs: both folders need complete runs (every sequence of the split)"
+        return out
+    groups = {"all": wanted, **halves}
+    for a in ATTRIBUTES:
+        names = [n for n in wanted if a in sequences[n].attributes]
+        if names:
+            groups[a] = names
+    table = {}
+    for g, names in groups.items():
+        b = np.array([_group_mean(base[k], names) for k in pairs])
+        c = np.array([_group_mean(cand[k], names) for k in pairs])
+        table[g] = {"sequences": len(names), "baseline": float(b.mean()), "candidate": float(c.mean()),
+                    "delta": _mean_se(c - b)}
+    out["groups"] = table
+    out["per_sequence"] = {n: {"baseline": float(np.mean([base[k].auc[n] for k in pairs])),
+                               "candidate": float(np.mean([cand[k].auc[n] for k in pairs])),
+                               "delta": _mean_se([cand[k].auc[n] - base[k].auc[n] for k in pairs])}
+                           for n in wanted}
+    speed = {}
+    for label, runs in ((baseline, base), (candidate, cand)):
+        timed = [runs[k] for k in pairs if runs[k].seconds]
+        if timed:
+            speed[label] = sum(r.frames for r in timed) / sum(r.seconds for r in timed)
+    for p in peers or []:
+        peer_runs = load_runs(Path(results) / p, sequences)
+        timed = [r for r in peer_runs.values() if r.seconds]
+        if timed:
+            speed[p] = sum(r.frames for r in timed) / sum(r.seconds for r in timed)
+            out.setdefault("peers", {})[p] = {g: float(np.mean([_group_mean(r, n) for r in peer_runs.values()]))
+                                              for g, n in groups.items() if g in ("all",) + HALVES}
+    out["fps"] = speed
+    summary = Path(results) / "run_summary.json"
+    if summary.is_file():  # the machine of the latest run in this folder (speed is only comparable on one)
+        try:
+            out["cpu"] = json.loads(summary.read_text(encoding="utf-8")).get("cpu")
+        except (ValueError, AttributeError):
+            pass
+    pub_dir = Path(dataset_root) / "published_results" / published
+    if pub_dir.is_dir():
+        pub = published_auc(pub_dir, sequences)
+        out["published"] = {"name": published, **{g: float(np.mean([pub[n] for n in names if n in pub]))
+                                                  for g, names in groups.items()
+                                                  if g in ("all",) + HALVES and any(n in pub for n in names)}}
+    out["verdict"] = verdict(table, len(pairs))
+    return out
+
+
+def verdict(table: Dict[str, Dict[str, object]], n_pairs: int) -> str:
+    """'keep' only when the candidate's mean paired delta is positive on both halves with at least MIN_SEEDS
+    pairs and more seeds better than worse on each half."""
+    helps = {h: table[h]["delta"]["mean"] > 0 and table[h]["delta"]["better"] > table[h]["delta"]["worse"]
+             for h in HALVES}
+    if n_pairs < MIN_SEEDS:
+        return f"undecided: {n_pairs} paired seeds, the protocol needs {MIN_SEEDS}"
+    if all(helps.values()):
+        return "keep: the candidate helps both halves"
+    hurt = [h for h in HALVES if not helps[h]]
+    return f"reject: the candidate does not help the {' and '.join(hurt)} half"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}"
+
+
+def markdown(cmp: Dict[str, object]) -> str:
+    lines = [f"# Protocol: {cmp['candidate']} against {cmp['baseline']}", ""]
+    runs = cmp["runs"]
+    lines.append(f"Paired runs (seed = run - 1): {runs['paired']} (baseline has {runs['baseline']}, "
+                 f"candidate has {runs['candidate']}).")
+    lines.append(f"**Verdict: {cmp['verdict']}**")
+    if "groups" not in cmp:
+        return "\n".join(lines) + "\n"
+    pub = cmp.get("published", {})
+    peers = cmp.get("peers", {})
+    head = "| group | seqs | baseline | candidate | delta (mean ± s.e.) | seeds better/worse |"
+    if pub:
+        head += f" {pub['name']} (published) |"
+    for p in peers:
+        head += f" {p} |"
+    lines += ["", head, "|" + "---|" * (head.count("|") - 1)]
+    for g, row in cmp["groups"].items():
+        d = row["delta"]
+        cells = [g, str(row["sequences"]), f"{row['baseline']:.3f}", f"{row['candidate']:.3f}",
+                 f"{_signed(d['mean'])} ± {d['se']:.3f}", f"{d['better']}/{d['worse']}"]
+        if pub:
+            cells.append(f"{pub[g]:.3f}" if g in pub else "")
+        for p in peers:
+            cells.append(f"{peers[p][g]:.3f}" if g in peers[p] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| sequence | half | baseline | candidate | delta | seeds better/worse |", "|---|---|---|---|---|---|"]
+    half_of = {n: h for h, names in cmp["split"].items() for n in names}
+    for n, row in sorted(cmp["per_sequence"].items(), key=lambda kv: kv[1]["delta"]["mean"]):
+        d = row["delta"]
+        lines.append(f"| {n} | {half_of[n]} | {row['baseline']:.3f} | {row['candidate']:.3f} | "
+                     f"{_signed(d['mean'])} | {d['better']}/{d['worse']} |")
+    if cmp.get("fps"):
+        cpu = f" on {cmp['cpu']}" if cmp.get("cpu") else ""
+        lines += ["", f"Speed over the paired runs{cpu} (frames / seconds of tracking, init frames included; "
+                  "only comparable between runs made on the same machine in the same conditions):", ""]
+        base_fps = cmp["fps"].get(cmp["baseline"])
+        for label, f in cmp["fps"].items():
+            rel = f" ({f / base_fps:.2f}x {cmp['baseline']})" if base_fps and label != cmp["baseline"] else ""
+            lines.append(f"- {label}: {f:.1f} FPS{rel}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(cmp: Dict[str, object], path: Path) -> Optional[Path]:
+    """Per-sequence and per-attribute paired deltas as horizontal bars (PNG)."""
+    if "groups" not in cmp:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    half_of = {n: h for h, names in cmp["split"].items() for n in names}
+    seqs = sorted(cmp["per_sequence"].items(), key=lambda kv: kv[1]["delta"]["mean"])
+    groups = list(cmp["groups"].items())
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(5, 0.28 * len(seqs))))
+    for ax, rows, title in ((axes[0], seqs, "per sequence"), (axes[1], groups, "per half and attribute")):
+        names = [n for n, _ in rows]
+        vals = [r["delta"]["mean"] for _, r in rows]
+        errs = [0 if np.isnan(r["delta"]["se"]) else r["delta"]["se"] for _, r in rows]
+        colors = ["tab:blue" if half_of.get(n) == "tune" else "tab:orange" if half_of.get(n) == "check"
+                  else "tab:gray" for n in names]
+        ax.barh(range(len(names)), vals, xerr=errs, color=colors)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=8)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("paired AUC delta (candidate - baseline)")
+        ax.set_title(title + (" (blue: tune, orange: check)" if rows is seqs else ""), fontsize=9)
+    fig.suptitle(f"{cmp['candidate']} vs {cmp['baseline']}: {cmp['verdict']}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def run_protocol(args) -> int:
+    split = load_split(args.split) if args.split else load_split()
+    cmp = compare(args.results, args.dataset_root, args.baseline, args.candidate, split,
+                  [p for p in (args.peers or "").split(",") if p])
+    out = Path(args.out) if args.out else Path(args.results) / "protocol" / f"{args.candidate}_vs_{args.baseline}"
+    text = markdown(cmp)
+    write_text_atomic(out / "protocol.md", text)
+    write_text_atomic(out / "protocol.json", json.dumps(cmp, indent=1) + "\n")
+    png = plot(cmp, out / "deltas.png")
+    print(text)
+    print(f"written: {out / 'protocol.md'}, {out / 'protocol.json'}" + (f", {png}" if png else ""))
+    return 0
