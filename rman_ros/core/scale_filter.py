@@ -3,7 +3,7 @@ BMVC 2014), learned online from the tracked boxes.
 
 The paper refines boxes by first-frame bounding-box regression only, and names better scale estimation as
 future work. That regressor loses its sensitivity to oversized boxes as the target's appearance drifts
-(docs/BENCHMARKS.md, session 6), so boxes grow on targets of constant size.
+(a box twice the target's size contains all of it), so boxes grow on targets of constant size.
 
 Per frame: S boxes share the target centre and have sizes size * step**n, n = -(S-1)/2 .. (S-1)/2. Each is
 resampled to one fixed template and described by gradient-orientation histograms (`pixel_pyramid`), so
