@@ -31,7 +31,7 @@ def test_the_core_imports_neither_ros_nor_the_benchmark(path):
 
 
 def test_no_benchmark_module_imports_the_command_line():
-    for path in sorted((PKG / "bench").glob("*.py")):
+    for path in sorted((PKG / "bench").rglob("*.py")):
         if path.name in ("cli.py", "__main__.py"):
             continue
         bad = [m for m in imported_modules(path) if m in ("rman_ros.bench.cli", "rman_ros.bench.__main__")]
