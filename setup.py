@@ -14,6 +14,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
+        ("share/" + package_name + "/config/presets", glob("config/presets/*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
@@ -25,6 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "tracker_node = rman_ros.ros.tracker_node:main",
+            "follow_node = rman_ros.follow.follow_node:main",
             "rman_bag = rman_ros.bag.__main__:main",
             "rman_demo = rman_ros.demo:main",
             "rman_bench = rman_ros.bench.__main__:main",
