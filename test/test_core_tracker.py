@@ -263,7 +263,7 @@ def test_patch_mode_runs():
     assert iou(r["box"], boxes[1]) > 0.3
 
 
-def test_real_sequence_default_config():
+def test_real_sequence_default_config(arithmetic):
     frames, gt = load_seq("Crossing", 30)
     t = RMANTracker(RMANConfig(device="cpu"))
     t.initialize(frames[0], gt[0])
@@ -325,9 +325,9 @@ def test_aspect_filter_follows_a_stretch(aspect_filter):
         assert abs(change + 30 * 2 * np.log(1.01)) < np.log(1.15), np.exp(change)
 
 
-def test_scale_filter_keeps_the_box_size_on_bolt2():
-    """Bolt2's target keeps its size; with first-frame box regression alone the box grows to about twice it
-    (docs/BENCHMARKS.md, session 6)."""
+def test_scale_filter_keeps_the_box_size_on_bolt2(arithmetic):
+    """Bolt2's target keeps its size; with first-frame box regression alone the box grows to about twice
+    it."""
     frames, gt = load_seq("Bolt2", 100)
     t = RMANTracker(RMANConfig(device="cpu", scale_filter=True))
     t.initialize(frames[0], gt[0])
@@ -395,23 +395,26 @@ def test_memory_bootstrap_hands_over_to_the_rman_head(mode, lag, first_rman):
     t.close()
 
 
-def test_a_memory_free_head_keeps_football1_confident():
+def test_a_memory_free_head_keeps_football1_confident(arithmetic):
     """With the paper's initialisation the first model scores the tracked histories low: on Football1 it
-    reports `lost` on most of frames 1-20 although its box stays on the player (session 7). Two options let
-    the memory-free head's confidence in: the bootstrap (it tracks frames 1-10, then the RMAN head, trained on
-    those tracked histories, takes over confident) and the score fusion (w = 0.5 throughout; the default
-    since session 15; Football1 held on every seed of sessions 14-15)."""
+    reports `lost` on most of frames 1-20. Where its box goes meanwhile depends on the arithmetic (on the
+    float32 path it can leave the player), so only its low confidence is asserted. Two options let the
+    memory-free head's confidence in, and both keep the box on the player: the bootstrap (it tracks frames
+    1-10, then the RMAN head, trained on those tracked histories, takes over confident) and the score fusion
+    (w = 0.5 throughout)."""
     frames, gt = load_seq("Football1", 21)
     lost = {}
     for name, kw in (("paper", {"baseline_fusion": 0.0}),
                      ("bootstrap", {"bootstrap_frames": 10, "baseline_fusion": 0.0}),
-                     ("fusion", {})):  # the default is the fusion, w = 0.5
+                     ("fusion", {"baseline_fusion": 0.5})):
         t = RMANTracker(RMANConfig(device="cpu", **kw))
         t.initialize(frames[0], gt[0])
         rs = [t.track(f) for f in frames[1:]]
         t.close()
         lost[name] = sum(r["state"] == "lost" for r in rs)
-        assert min(iou(r["box"], g) for r, g in zip(rs, gt[1:])) > 0.5, name
+        if name != "paper":
+            worst = min(iou(r["box"], g) for r, g in zip(rs, gt[1:]))
+            assert worst > 0.5, (name, worst)
         assert not rs[-1]["bootstrapping"] and rs[-1]["updates_done"] >= 1
     assert lost["paper"] >= 8 and lost["bootstrap"] <= 3 and lost["fusion"] <= 4, lost
 
@@ -453,11 +456,11 @@ def test_baseline_fusion_off_or_without_a_memory_has_no_second_head():
         assert t.aux is None, kw
 
 
-def test_the_box_core_keeps_singer2_where_context_loses_it():
+def test_the_box_core_keeps_singer2_where_context_loses_it(arithmetic):
     """Singer2's first box holds the edge of the video wall behind the singer. Read with context (roi_scale
     1.25) the model follows the wall and leaves her by frame 40; read as the box's core (roi_scale 0.8, the
-    default since session 16) it keeps her (checked on seeds 0-2 at 1 and 2 threads: IoU 0.68-0.75 over
-    frames 30-39 against 0.00)."""
+    default) it keeps her (checked on seeds 0-2 at 1 and 2 threads: IoU 0.68-0.75 over frames 30-39 against
+    0.00)."""
     frames, gt = load_seq("Singer2", 40)
     last = {}
     for rs in (0.8, 1.25):
@@ -470,27 +473,48 @@ def test_the_box_core_keeps_singer2_where_context_loses_it():
     assert last[0.8] > 0.5 and last[1.25] < 0.3, last
 
 
-def test_a_fully_occluded_target_is_held_where_it_was_last_seen():
-    """Bird1 flies into a cloud: from about frame 136 to 181 every frame is a flat pink, and every
-    candidate scores near 0 (0.01-0.02). Following the top candidates of that flat score map (py-MDNet,
-    follow_min_score 0) is a random walk that carried the box 100-250 px away on 4 of 8 seeds, out of reach
-    when the bird comes back. With follow_min_score > 0 the box stays where the bird was last seen, and the
-    bird is found again there when it leaves the cloud."""
+def test_a_fully_occluded_target_is_held_where_it_was_last_seen(arithmetic):
+    """Bird1 flies into a cloud: from about frame 133 to 161 the search region is a flat pink (grey-level
+    spread under 1 of 255) and the tracker holds its box there without scoring anything; to about frame 181
+    the bird stays hidden behind the cloud's textured edge, where every candidate scores near 0.05.
+    Following the top candidates of that flat score map (py-MDNet, follow_min_score 0) is a random walk that
+    carries the box away from where the bird comes out; with the default the box stays near where the bird
+    was last seen, and the bird is found again there."""
     frames, gt = load_seq("Bird1", 200)  # frames[i] and gt[i] are frame i + 1
-    start = 100  # initialise on frame 100: the bird in front of the cloud; track frames 101..last
+    start = 100  # initialise on frame 100: the bird in front of the cloud; track frames 101..200
     row = lambda frame: frame - start - 1  # result row of a frame
     boxes = {}
-    for fms, last in ((RMANConfig().follow_min_score, 200), (0.0, 175)):
+    for fms in (RMANConfig().follow_min_score, 0.0):
         t = RMANTracker(RMANConfig(device="cpu", follow_min_score=fms))
         t.initialize(frames[start - 1], gt[start - 1])
-        res = [t.track(f) for f in frames[start:last]]
+        res = [t.track(f) for f in frames[start:200]]
         t.close()
         boxes[fms] = np.array([r["box"] for r in res])
-        cloud = [r["state"] for r in res[row(145):row(175) + 1]]
-        assert cloud == ["lost"] * 31, (fms, cloud)  # frames 145-175: nothing to see
+        cloud = res[row(140):row(160) + 1]
+        assert [r["state"] for r in cloud] == ["lost"] * 21, fms  # frames 140-160: nothing to see
+        assert all(r["score"] == 0.0 for r in cloud), fms  # featureless: not scored
+        assert np.all(boxes[fms][row(140):row(160) + 1] == boxes[fms][row(140)]), fms  # and not moved
     held, walked = boxes[RMANConfig().follow_min_score], boxes[0.0]
     assert RMANConfig().follow_min_score > 0
-    moved = lambda b: float(np.abs(b[row(145):row(175) + 1, :2] - b[row(145), :2]).max())
-    assert moved(held) == 0.0 and moved(walked) > 10.0, (moved(held), moved(walked))
+    moved = lambda b: float(np.abs(b[row(145):row(180) + 1, :2] - b[row(145), :2]).max())
+    assert moved(held) < 50.0 and moved(walked) > 80.0, (moved(held), moved(walked))
     found = [iou(b, g) for b, g in zip(held[row(190):], gt[189:200])]  # frames 190-200
     assert len(found) == 11 and np.mean(found) > 0.3, found
+
+
+def test_a_blacked_out_camera_loses_nothing(arithmetic):
+    """Ten black frames in the middle of Crossing (a camera or transport dropout): the tracker reports lost
+    and holds the box, and finds the walker again on the first good frame, with the updates in the frame's
+    thread (sync) or beside it (async, the node's mode)."""
+    frames, gt = load_seq("Crossing", 70)
+    black = range(50, 60)
+    for mode in ("sync", "async"):
+        t = RMANTracker(RMANConfig(device="cpu", update_mode=mode))
+        t.initialize(frames[0], gt[0])
+        res = [t.track(np.zeros_like(f) if i in black else f) for i, f in enumerate(frames[1:], start=1)]
+        t.close()
+        dark = res[black.start - 1:black.stop - 1]
+        assert all(r["state"] == "lost" and r["box"] == dark[0]["box"] for r in dark), mode
+        back = [iou(r["box"], g) for r, g in zip(res[black.stop - 1:], gt[black.stop:])]
+        assert min(back[:3]) > 0.5 and np.mean(back) > 0.6, (mode, back)
+        assert res[black.stop - 1]["state"] == "tracking" or res[black.stop]["state"] == "tracking", mode

@@ -11,88 +11,33 @@ import time
 import numpy as np
 import pytest
 
-from test_node_support import (FAST_TRACKER, Client, image_msg, init_msg, synthetic_frame,
-                               wait_for)
+from test_node_support import (DT, T0, Harness, debug_images, harness_fixture, image_msg, init_msg,
+                               status_value as _value, synthetic_frame, tracker_overrides as _overrides,
+                               wait_for, wait_problem as _wait_problem)
 
 rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("vision_msgs.msg", reason="vision_msgs not importable: source install/setup.bash")
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from rman_ros.ros.tracker_node import TrackerNode, apply_config, autostart  # noqa: E402
 
-T0 = 1_700_000_100 * 1_000_000_000
-DT = 33_333_333
-
-
-def _overrides(extra=None):
-    p = [Parameter(f"tracker.{k}", value=v) for k, v in FAST_TRACKER.items()]
-    p.append(Parameter("device", value="cpu"))
-    p.append(Parameter("label", value="target"))
-    for k, v in (extra or {}).items():
-        p.append(Parameter(k, value=v))
-    return p
-
-
-class Harness:
-    def __init__(self, extra=None, factory=None, namespace="", image_topic="image"):
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx)
-        self.node = TrackerNode(context=self.ctx, parameter_overrides=_overrides(extra),
-                                tracker_factory=factory, namespace=namespace)
-        self.client = Client(self.ctx, namespace=namespace, image_topic=image_topic)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.ctx)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.client.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-        assert autostart(self.node)
-        if image_topic == "image":
-            self.client.wait_connected()
-        self.t = T0
-
-    def next_stamp(self):
-        self.t += DT
-        return self.t
-
-    def close(self):
-        self.node.shutdown_worker()
-        self.executor.shutdown(timeout_sec=5)
-        self.node.destroy_node()
-        self.client.node.destroy_node()
-        rclpy.shutdown(context=self.ctx)
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def h():
-    # a private namespace keeps parallel test runs that share the ROS domain apart
-    harness = Harness(namespace=f"inproc_{random.randint(0, 1 << 30)}")
-    yield harness
-    harness.close()
-
-
-def _value(status, key):
-    for kv in status.values:
-        if kv.key == key:
-            return kv.value
-    return None
-
-
-def _wait_problem(h, kind, min_level=1, before=None):
-    """Wait until /diagnostics shows `kind` (level >= min_level) with a count above `before`."""
-    before = h.client.problem_count(kind) if before is None else before
-    return wait_for(lambda: h.client.problem_seen(kind, min_level, before), 8.0,
-                    what=f"diagnostics reporting '{kind}'")
+h = harness_fixture("inproc")
 
 
 # -- order matters for the first test only: it needs a node that has seen no image yet
-def test_init_before_any_image_is_ignored(h):
+def test_init_before_any_image_starts_on_the_next_frame(h):
+    rgb, box = synthetic_frame(0)
     before = h.client.problem_count("init_before_image")
-    h.client.init_pub.publish(init_msg((10, 10, 20, 20), 0))
-    _wait_problem(h, "init_before_image", before=before)
+    h.client.init_pub.publish(init_msg(box, 0))
+    _wait_problem(h, "init_before_image", before=before)  # no image within INIT_WAIT_S: a warning
     assert h.node.stats()["state"] == "idle"
+    t = h.next_stamp()
+    h.client.image_pub.publish(image_msg(rgb, t))
+    arr = wait_for(lambda: [a for a in h.client.det_for(t) if a.detections], 60.0,
+                   what="init result on the next frame")[0]
+    assert np.allclose([arr.detections[0].bbox.size_x, arr.detections[0].bbox.size_y], box[2:])
+    assert "stopped" in h.client.reset().message
 
 
 def test_idle_output_and_diagnostics_ok(h):
@@ -330,12 +275,41 @@ def test_bad_init_boxes(h, box, kind):
     h.client.send_init(good, t)  # a good init afterwards works
 
 
-def test_init_stamp_not_in_buffer(h):
+def test_init_stamp_not_in_buffer_starts_on_the_next_frame(h):
     rgb, box = synthetic_frame(0)
     h.client.send_frame(rgb, h.next_stamp())
     before = h.client.problem_count("init_stamp_not_buffered")
-    h.client.init_pub.publish(init_msg(box, T0 - 10**12))
+    h.client.init_pub.publish(init_msg(box, T0 - 10**12))  # far from every buffered frame
     _wait_problem(h, "init_stamp_not_buffered", before=before)
+    t = h.next_stamp()
+    h.client.image_pub.publish(image_msg(rgb, t))
+    wait_for(lambda: [a for a in h.client.det_for(t) if a.detections], 60.0, what="init result on the next frame")
+    assert "stopped" in h.client.reset().message
+
+
+def test_init_whose_frame_was_lost_starts_on_the_nearest_frame(h):
+    """The init's own frame never arrived (lost in transport): the nearest buffered frame within
+    init_nearest_tolerance is used, with a warning; whether the init comes before or after the frame
+    that follows the lost one."""
+    rgb, box = synthetic_frame(0)
+    for init_first in (False, True):
+        t1 = h.next_stamp()
+        lost = h.next_stamp()  # never published
+        h.next_stamp()
+        t3 = h.next_stamp()  # 67 ms after the lost one, t1 33 ms before it: t1 is the nearest
+        h.client.send_frame(rgb, t1)
+        before = h.client.problem_count("init_stamp_nearest")
+        if init_first:  # the init waits for its frame; the next frame is newer: its frame was lost
+            h.client.init_pub.publish(init_msg(box, lost))
+            h.client.send_frame(rgb, t3)
+        else:
+            h.client.send_frame(rgb, t3)
+            h.client.init_pub.publish(init_msg(box, lost))
+        arr = wait_for(lambda: [a for a in h.client.det_for(t1) if a.detections], 60.0,
+                       what="init result on the nearest frame")[0]
+        assert np.allclose([arr.detections[0].bbox.size_x, arr.detections[0].bbox.size_y], box[2:])
+        _wait_problem(h, "init_stamp_nearest", before=before)
+        assert "stopped" in h.client.reset().message
 
 
 def test_init_arriving_before_its_image_waits_for_it(h):
@@ -424,19 +398,12 @@ def test_qos_reliable_publisher_reaches_best_effort_subscription(h):
 
 
 def test_debug_image_only_with_subscribers(h):
-    from sensor_msgs.msg import Image
-
-    got = []
-    sub = h.client.node.create_subscription(Image, "debug_image", got.append, 5)
-    try:
-        wait_for(lambda: h.node._pub_debug.get_subscription_count() > 0, 10.0, what="debug subscriber")
+    with debug_images(h) as got:
         rgb, _ = synthetic_frame(0)
         t = h.next_stamp()
         h.client.send_frame(rgb, t)
         img = wait_for(lambda: got, 10.0, what="debug image")[0]
         assert (img.height, img.width, img.encoding) == (120, 160, "rgb8")
-    finally:
-        h.client.node.destroy_subscription(sub)
 
 
 def test_lifecycle_deactivate_and_reactivate(h):

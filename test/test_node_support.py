@@ -6,6 +6,7 @@ is imported on its own.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -165,3 +166,101 @@ class Client:
         fut = self.reset_client.call_async(Trigger.Request())
         wait_for(fut.done, timeout, what="reset response")
         return fut.result()
+
+
+T0 = 1_700_000_100 * 1_000_000_000
+DT = 33_333_333
+
+
+def tracker_overrides(extra=None):
+    """Parameter overrides of an in-process node: the FAST_TRACKER config on the CPU, plus `extra`."""
+    from rclpy.parameter import Parameter
+
+    p = [Parameter(f"tracker.{k}", value=v) for k, v in FAST_TRACKER.items()]
+    p.append(Parameter("device", value="cpu"))
+    p.append(Parameter("label", value="target"))
+    for k, v in (extra or {}).items():
+        p.append(Parameter(k, value=v))
+    return p
+
+
+class Harness:
+    """A TrackerNode and a Client in one rclpy context, spun by a MultiThreadedExecutor on a thread."""
+
+    def __init__(self, extra=None, factory=None, namespace="", image_topic="image"):
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+
+        from rman_ros.ros.tracker_node import TrackerNode, autostart
+
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx)
+        self.node = TrackerNode(context=self.ctx, parameter_overrides=tracker_overrides(extra),
+                                tracker_factory=factory, namespace=namespace)
+        self.client = Client(self.ctx, namespace=namespace, image_topic=image_topic)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=self.ctx)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        assert autostart(self.node)
+        if image_topic == "image":
+            self.client.wait_connected()
+        self.t = T0
+
+    def next_stamp(self):
+        self.t += DT
+        return self.t
+
+    def close(self):
+        import rclpy
+
+        self.node.shutdown_worker()
+        self.executor.shutdown(timeout_sec=5)
+        self.node.destroy_node()
+        self.client.node.destroy_node()
+        rclpy.shutdown(context=self.ctx)
+        self.thread.join(timeout=5)
+
+
+def harness_fixture(prefix: str, **kw):
+    """A module-scoped pytest fixture yielding a Harness in a private namespace (parallel test runs that
+    share the ROS domain stay apart)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fixture():
+        harness = Harness(namespace=f"{prefix}_{random.randint(0, 1 << 30)}", **kw)
+        yield harness
+        harness.close()
+
+    return fixture
+
+
+@contextlib.contextmanager
+def debug_images(h):
+    """Subscribe the client to the node's debug_image (which is only built for a subscriber); yields the
+    list the images are appended to."""
+    from sensor_msgs.msg import Image
+
+    got = []
+    sub = h.client.node.create_subscription(Image, "debug_image", got.append, 5)
+    try:
+        wait_for(lambda: h.node._pub_debug.get_subscription_count() > 0, 10.0, what="debug subscriber")
+        yield got
+    finally:
+        h.client.node.destroy_subscription(sub)
+
+
+def status_value(status, key):
+    for kv in status.values:
+        if kv.key == key:
+            return kv.value
+    return None
+
+
+def wait_problem(h, kind, min_level=1, before=None):
+    """Wait until /diagnostics shows `kind` (level >= min_level) with a count above `before`."""
+    before = h.client.problem_count(kind) if before is None else before
+    return wait_for(lambda: h.client.problem_seen(kind, min_level, before), 8.0,
+                    what=f"diagnostics reporting '{kind}'")

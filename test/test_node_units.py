@@ -6,12 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from rman_ros.ros import conversions as conv
 from rman_ros.ros.diagnostics import ProblemLog, RateMeter, WindowStats, build_status
 from rman_ros.ros.frame_buffer import Frame, FrameBuffer
-from rman_ros.ros.params import (all_param_specs, check_device, check_value, descriptor,
-                                 resolve_device, torch_threads)
+from rman_ros.core.runtime import check_device_name, resolve_device
+from rman_ros.ros.params import all_param_specs, check_value, descriptor, torch_threads
 
 
 def _rgb(h=5, w=7):
@@ -159,15 +160,17 @@ def test_param_specs_cover_config_with_descriptors():
 
 
 def test_device_resolution():
-    assert check_device("cuda:1") is None and check_device("gpu")
-    assert resolve_device("auto", False, 0) == ("cpu", resolve_device("auto", False, 0)[1])
-    assert resolve_device("auto", False, 0)[1]  # warns
-    assert resolve_device("auto", True, 1) == ("cuda", None)
-    assert resolve_device("cpu", True, 1) == ("cpu", None)
-    with pytest.raises(ValueError):
-        resolve_device("cuda:2", True, 1)
-    with pytest.raises(ValueError):
-        resolve_device("cuda", False, 0)
+    """One resolver for the tracker, the node and device_check (rman_ros.core.runtime)."""
+    assert check_device_name("cuda:1") is None and check_device_name("auto") is None
+    assert "expected auto, cpu, cuda or cuda:N" in check_device_name("gpu")
+    assert check_device_name("cuda:x")
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="expected auto"):
+        resolve_device("bogus")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:7")
 
 
 def test_torch_threads_split_the_cores_only_for_background_updates_on_cpu():

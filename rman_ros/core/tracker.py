@@ -6,7 +6,6 @@ import time
 from collections import deque
 from typing import Dict, Optional
 
-import cv2
 import numpy as np
 import torch
 
@@ -17,10 +16,15 @@ from .image_utils import check_box, clip_box_to_image, synthetic_pattern, to_rgb
 from .model import RMANHead
 from .pools import FrameSamples, SamplePools
 from .runtime import cpu_has_bf16, host_to_device, resolve_device, select_matmul_backend, tune_glibc_malloc
-from .sampling import draw, draw_labelled, iou
+from .sampling import draw, draw_labelled
 from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
 from .variants import ABLATIONS
+
+# A search region whose grayscale standard deviation is below this (intensity in [0, 1]; 4 of 255 grey
+# levels) holds nothing to track: a black frame from the camera, or an occluder that fills the region.
+# A textured scene, even a dark one, lies well above it.
+FEATURELESS_CONTRAST = 4.0 / 255.0
 
 
 class RMANTracker:
@@ -104,9 +108,7 @@ class RMANTracker:
     def _scale_feats(self, ff: FrameFeatures, boxes: np.ndarray) -> np.ndarray:
         """Scale-pyramid features (S, D) of `boxes` for the scale filter: pixels, as DSST. (The RoI features of
         the frame map were tried: they are not scale-covariant, and the filter then holds the size.)"""
-        if ff.gray is None:
-            ff.gray = cv2.cvtColor(ff.image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-        return pixel_pyramid(ff.gray, boxes, self._scale_model)
+        return pixel_pyramid(ff.grayscale(), boxes, self._scale_model)
 
     def _size_feats(self, ff: FrameFeatures, box: np.ndarray, size: Optional[np.ndarray] = None):
         """The pyramid features of every size filter (scale, and aspect when on) around `box` at `size`, from
@@ -142,12 +144,44 @@ class RMANTracker:
         return head.to(self._device).eval()
 
     # ------------------------------------------------------------------ API
+    # what initialize() replaces: a failed initialize() puts these back, so the previous track goes on
+    _TRACK_STATE = ("rng", "hist", "size_filters", "_scale_model", "bbreg", "updater", "boot", "aux", "pools",
+                    "box", "frame_idx", "last_update_frame", "trans", "lost", "n_lost", "initialized")
+    _FEATURE_STATE = ("mean", "std", "proj", "proj_mean", "_fused")
+
     def initialize(self, image, box) -> Dict:
+        """Start a new track on `image` at `box` (x, y, w, h; clipped to the image). The new model is built
+        beside the current one and replaces it only when it is complete: when initialize() raises, the
+        previous track (if any) is left exactly as it was and track() goes on with it."""
+        old = self._updaters()
+        for u in old:  # let a running background update finish (its result is kept for the old track)
+            u.wait()
+        saved = ({k: self.__dict__[k] for k in self._TRACK_STATE if k in self.__dict__},
+                 {k: getattr(self.features, k) for k in self._FEATURE_STATE})
+        try:
+            result = self._initialize(image, box)
+        except BaseException:
+            for u in self._updaters():
+                if all(u is not o for o in old):
+                    u.close()
+            for k in self._TRACK_STATE:
+                self.__dict__.pop(k, None)
+            self.__dict__.update(saved[0])
+            for k, v in saved[1].items():
+                setattr(self.features, k, v)
+            raise
+        for u in old:
+            u.close()
+        return result
+
+    def _updaters(self) -> list:
+        return [u for u in (self.updater, self.boot, self.aux) if u is not None]
+
+    def _initialize(self, image, box) -> Dict:
         t0 = time.perf_counter()
         image = to_rgb(image)
         box = clip_box_to_image(check_box(box), image.shape[1], image.shape[0])
         c = self.cfg
-        self.close()
         self.rng = np.random.default_rng(c.seed)
         ff = self.features.frame(image, box, c.region_px_init)
         self.features.set_normalisation(ff, box)
@@ -251,6 +285,8 @@ class RMANTracker:
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
+        if ff.region_contrast() < FEATURELESS_CONTRAST:
+            return self._hold(t0, t1, t_apply)
         # a local reference: an async swap cannot change it mid-frame
         head = self.boot.front if self._booting() else self.updater.front
         hist = self._history()
@@ -290,6 +326,21 @@ class RMANTracker:
         timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": t3 - t2,
                    "update": t4 - t3 + t_apply, "total": t4 - t0}
         return self._result(self.box, score, timings)
+
+    def _hold(self, t0: float, t1: float, t_apply: float) -> Dict:
+        """A frame whose search region is featureless (a black or dropped frame, a uniform occluder that fills
+        the region): it says nothing about the target. The box stays where the target was last seen, the
+        tracker reports lost and widens its search as on any lost frame, and nothing is learned from it.
+        Scoring it instead gives every candidate the same score, and following the top candidates of that
+        flat map is a random walk whose length depends on the classifier's calibration."""
+        c = self.cfg
+        self.lost = True
+        self.n_lost += 1
+        self.trans = min(self.trans * c.trans_expand, c.trans_max)
+        t2 = time.perf_counter()
+        timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": 0.0, "update": t_apply,
+                   "total": t2 - t0}
+        return self._result(self.box, 0.0, timings)
 
     def _booting(self) -> bool:
         """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head (not trained

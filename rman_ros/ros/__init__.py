@@ -5,5 +5,9 @@ Modules:
   params        ROS parameter descriptors generated from RMANConfig metadata
   frame_buffer  stamped ring buffer of recent frames (init stamp matching)
   diagnostics   rate / latency statistics and the DiagnosticArray builder
-  tracker_node  the lifecycle node (`tracker_node` executable)
+  validation    checks of stamps, init boxes and image sizes from outside
+  init_matcher  which frame an init box starts its track on
+  node          the lifecycle node TrackerNode
+  tracker_node  the `tracker_node` executable: main(), signals, the spin loop
+  launch_args   launch/tracker.launch.py's argument logic (no `launch` import)
 """

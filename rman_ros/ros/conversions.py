@@ -5,9 +5,9 @@ input and raises ImageError / BoxError (both ValueError) with a message fit for 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from rman_ros.ros.validation import BoxError, check_box, fit_box  # noqa: F401 - BoxError re-exported
 
 # encoding -> (channels, numpy dtype)
 SUPPORTED_ENCODINGS = {
@@ -22,14 +22,6 @@ SUPPORTED_ENCODINGS = {
 
 class ImageError(ValueError):
     """An image message that cannot be converted. `kind` is a short machine-readable tag."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-
-class BoxError(ValueError):
-    """An init box that cannot be used. `kind` is a short machine-readable tag."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -137,29 +129,15 @@ def rgb_to_image_msg(rgb: np.ndarray, header=None, encoding: str = "rgb8", msg_c
     return msg
 
 
-def detection_to_box(det, image_shape=None) -> tuple:
+def detection_to_box(det, image_shape=None, min_px: float = 2.0) -> tuple:
     """vision_msgs/Detection2D -> (x, y, w, h) top-left box in pixels, validated.
 
-    Raises BoxError for NaN/inf, zero or negative size, and (when image_shape=(H, W, ...) is
-    given) boxes that do not overlap the image.
+    Raises BoxError for NaN/inf, absurd values, zero or negative size. With image_shape=(H, W, ...) the box
+    is clipped to the image, and BoxError also covers boxes that miss the image or whose part inside it is
+    under `min_px` on a side.
     """
-    cx = float(det.bbox.center.position.x)
-    cy = float(det.bbox.center.position.y)
-    w = float(det.bbox.size_x)
-    h = float(det.bbox.size_y)
-    if not all(math.isfinite(v) for v in (cx, cy, w, h)):
-        raise BoxError("nan", f"init box has non-finite values (cx={cx}, cy={cy}, w={w}, h={h})")
-    if w <= 0 or h <= 0:
-        raise BoxError("size", f"init box has non-positive size ({w} x {h})")
-    x, y = cx - w / 2.0, cy - h / 2.0
-    if image_shape is not None:
-        ih, iw = int(image_shape[0]), int(image_shape[1])
-        if x >= iw or y >= ih or x + w <= 0 or y + h <= 0:
-            raise BoxError("outside", f"init box ({x:.1f}, {y:.1f}, {w:.1f}, {h:.1f}) lies outside "
-                                      f"the {iw}x{ih} image")
-        if w < 2 or h < 2:
-            raise BoxError("size", f"init box too small ({w} x {h}); need >= 2 px")
-    return (x, y, w, h)
+    box = check_box(det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.size_x, det.bbox.size_y)
+    return box if image_shape is None else fit_box(box, image_shape, min_px)
 
 
 def box_to_detection(box, header, track_id: int, label: str, score: float, det_cls=None):

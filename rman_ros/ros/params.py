@@ -12,9 +12,9 @@ from typing import Any, Optional
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
-TRACKER_PREFIX = "tracker."
-# config fields that are exposed as top-level node parameters instead of tracker.<name>
-PROMOTED_FIELDS = {"device": "device"}
+# tracker hyperparameters are `tracker.<field>`; PROMOTED_FIELDS are top-level node parameters instead
+from rman_ros.core.config_files import PROMOTED_FIELDS, TRACKER_PREFIX
+
 # config fields the node forces (the node always runs the core's asynchronous update mode unless
 # the params file says otherwise); not hidden, just documented here
 NODE_DEFAULT_OVERRIDES = {"update_mode": "async"}
@@ -32,6 +32,8 @@ class ParamSpec:
 
 
 NODE_PARAMS = [
+    ParamSpec("preset", "", "name of a tracker preset (config/presets/<name>.yaml, e.g. realtime) whose values "
+              "replace the built-in defaults; parameters set explicitly still win. '' = none", read_only=True),
     ParamSpec("autostart", True, "configure and activate the lifecycle node on start", read_only=True),
     ParamSpec("label", "target", "class_id written into results[0].hypothesis.class_id"),
     ParamSpec("score_threshold", 0.0, "a result with score below this is published as lost (empty)",
@@ -46,6 +48,11 @@ NODE_PARAMS = [
               read_only=True),
     ParamSpec("init_stamp_tolerance", 0.02, "seconds: an init stamp matches a buffered frame within this",
               range=(0.0, 10.0)),
+    ParamSpec("init_nearest_tolerance", 0.5, "seconds: an init whose own frame is not buffered (lost in transport) "
+              "starts on the nearest buffered frame within this, with a warning; else on the next frame",
+              range=(0.0, 60.0)),
+    ParamSpec("max_image_pixels", 4096 * 4096, "larger images (width x height) are dropped with a warning",
+              range=(1, 1 << 40)),
     ParamSpec("buffer_size", 30, "number of recent frames kept for init stamp matching", range=(1, 1000),
               read_only=True),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", range=(0.05, 10.0),
@@ -108,56 +115,65 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
 
 
 def check_value(spec: ParamSpec, value) -> Optional[str]:
-    """None if `value` is acceptable for `spec`, else the reason (type, range, choices)."""
-    expected = _ptype(spec.default)
-    if expected == ParameterType.PARAMETER_DOUBLE and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    try:
-        actual = _ptype(value)
-    except TypeError:
-        return f"{spec.name}: unsupported value {value!r}"
-    if actual != expected:
-        return f"{spec.name}: expected {type(spec.default).__name__}, got {type(value).__name__}"
-    if spec.range is not None and not (spec.range[0] <= value <= spec.range[1]):
-        return f"{spec.name}={value!r} outside [{spec.range[0]}, {spec.range[1]}]"
-    if spec.choices is not None and value not in spec.choices:
-        return f"{spec.name}={value!r} not one of {spec.choices}"
-    return None
+    """None if `value` is acceptable for `spec`, else the reason (type, range, choices), by the same check
+    as RMANConfig's fields."""
+    from rman_ros.core.config import check_field
+
+    return check_field(spec.name, value, spec.default, spec.range, spec.choices)
 
 
-def check_device(value: str) -> Optional[str]:
-    """None if `value` is auto / cpu / cuda / cuda:N, else the reason."""
-    v = str(value)
-    if v in ("auto", "cpu", "cuda"):
-        return None
-    if v.startswith("cuda:") and v[5:].isdigit():
-        return None
-    return f"device={v!r}: expected auto, cpu, cuda or cuda:N"
+def declare_parameters(node, specs: dict) -> dict:
+    """Declare every parameter of `specs` ({name: ParamSpec}) on `node`, `preset` first: its defaults replace
+    the built-in ones (ValueError for an unknown preset: the rest cannot be declared). A start-up value
+    (params file, -p) of the wrong type or out of range does not raise: the parameter keeps its default, and
+    the returned {name: reason} names it for configure to refuse. An int for a float parameter is taken as
+    that float."""
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    errors = {}
+
+    def declare(spec, default):
+        try:
+            node.declare_parameter(spec.name, default, descriptor(spec))
+            return
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            override = getattr(node, "_parameter_overrides", {}).get(spec.name)
+            value = override.value if override is not None else None
+            reason = check_value(spec, value) if override is not None else None
+            if reason is None and isinstance(spec.default, float) and isinstance(value, int):
+                default = float(value)
+            else:
+                errors[spec.name] = reason or str(exc)
+        node.declare_parameter(spec.name, default, descriptor(spec), ignore_override=True)
+
+    declare(specs["preset"], "")
+    preset = node.get_parameter("preset").value
+    defaults = preset_defaults(preset)
+    for spec in specs.values():
+        if spec.name != "preset":
+            declare(spec, defaults.get(spec.name, spec.default))
+    if preset:
+        node.get_logger().info(f"preset {preset!r}: defaults {defaults}")
+    return errors
 
 
-def resolve_device(requested: str, cuda_available: bool, cuda_count: int) -> tuple:
-    """(device, warning or None). auto -> cuda if available else cpu (with a warning);
-    an unavailable cuda device is an error (ValueError)."""
-    if requested == "cpu":
-        return "cpu", None
-    if requested == "auto":
-        if cuda_available:
-            return "cuda", None
-        return "cpu", "device=auto: CUDA not available, falling back to CPU"
-    if not cuda_available:
-        raise ValueError(f"device={requested!r} requested but CUDA is not available")
-    idx = int(requested.split(":")[1]) if ":" in requested else 0
-    if idx >= cuda_count:
-        raise ValueError(f"device={requested!r} but only {cuda_count} CUDA device(s)")
-    return requested, None
+def parameter_names(config_error: str, config_cls) -> str:
+    """A config error ("config tau2 must be <= tau1") in the node's parameter names
+    ("tracker.tau2 must be <= tracker.tau1")."""
+    import re
+
+    names = {f.name: PROMOTED_FIELDS.get(f.name, TRACKER_PREFIX + f.name) for f in dataclasses.fields(config_cls)}
+    text = re.sub(r"^config ", "", config_error)
+    return re.sub(r"(?<![\w.])[a-z_][a-z0-9_]*\b", lambda m: names.get(m.group(0), m.group(0)), text)
 
 
 def torch_threads(num_threads: int, device: str, update_mode: str, available: int) -> int:
     """Intra-op threads the node gives its tracker (each of the frame and training threads gets this many):
     num_threads when set; otherwise, on CPU with updates on a background thread (async, deferred), half of
     the `available` threads (at least 1), so that the frame thread and the training thread do not
-    oversubscribe the cores; otherwise all of them. On 2 cores the split processes 20.5 frames/s of a 30 Hz
-    replay against 17.3-18.1 (docs/BENCHMARKS.md, session 18)."""
+    oversubscribe the cores; otherwise all of them. When both threads take all the cores, each matrix
+    product of the frame thread waits for an OpenMP thread that the training thread has pushed off its
+    core, and the node processes fewer frames."""
     if num_threads > 0:
         return num_threads
     available = max(1, int(available))
@@ -169,24 +185,18 @@ def torch_threads(num_threads: int, device: str, update_mode: str, available: in
 def params_from_file(path, node_name: str = "rman_tracker") -> dict:
     """Flat {name: value} of a ROS params YAML (`/**`, `<node_name>` or `/<node_name>` sections,
     nested mappings joined with dots), later sections overriding earlier ones."""
-    import yaml
+    from rman_ros.core.config_files import read_params_file, read_yaml
 
-    with open(path, "r", encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
-    flat: dict = {}
+    return read_params_file(read_yaml(path), node_name)
 
-    def walk(prefix, d):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(f"{prefix}{k}.", v)
-            else:
-                flat[f"{prefix}{k}"] = v
 
-    for key in ("/**", node_name, f"/{node_name}"):
-        section = doc.get(key)
-        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            walk("", section["ros__parameters"])
-    return flat
+def preset_defaults(preset: str) -> dict:
+    """{parameter name: value} of a preset's tracker fields ({} for ''); ValueError for an unknown preset."""
+    if not preset:
+        return {}
+    from rman_ros.core.config_files import load_overrides
+
+    return {PROMOTED_FIELDS.get(f, TRACKER_PREFIX + f): v for f, v in load_overrides(f"preset:{preset}").items()}
 
 
 def config_from_params(flat: dict, config_cls):

@@ -1,0 +1,83 @@
+"""launch/tracker.launch.py's arguments and how they become the node's set-up, as plain functions: the
+launch file calls them, and the unit tests call them where the ROS launch stack is not installed.
+
+No import of `launch` here (nor of torch): the launch file imports this module at launch time.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def launch_arguments(default_params_file: str) -> dict:
+    """{name: (default, description)} of the launch file's arguments. Defaults are plain strings, so that
+    `--show-args` shows them as they are; '' means "leave it to the params file / the environment"."""
+    return {
+        "params_file": (default_params_file, "YAML with the node's parameters (/**: ros__parameters:); "
+                                             "a missing file is an error"),
+        "namespace": ("", "node namespace"),
+        "use_sim_time": ("", "true | false: use /clock time ('' = keep the params file's value, else false)"),
+        "image_topic": ("image", "remap target of the node's `image` subscription"),
+        "init_topic": ("init", "remap target of the node's `init` subscription (vision_msgs/Detection2D)"),
+        "device": ("", "auto | cpu | cuda | cuda:N ('' = keep the params file's value)"),
+        "log_level": ("info", "node log level (debug, info, warn, error, fatal)"),
+        "discovery_range": ("", "ROS_AUTOMATIC_DISCOVERY_RANGE for the node: LOCALHOST, SUBNET, SYSTEM_DEFAULT "
+                                "or OFF ('' = the caller's ROS_AUTOMATIC_DISCOVERY_RANGE, else LOCALHOST)"),
+    }
+
+
+@dataclass
+class NodeSetup:
+    """What launch_ros' Node gets: `parameters` (the params file, then the overrides), `remappings`,
+    `ros_arguments`, and `env`, the environment variables to set for the node."""
+    parameters: list
+    remappings: list
+    ros_arguments: list
+    env: dict = field(default_factory=dict)
+
+
+def _bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValueError(f"launch argument {name}:={text!r}: expected true or false")
+
+
+def node_setup(args: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> NodeSetup:
+    """The node's set-up from the launch arguments' values (strings). ValueError for a missing params file,
+    a use_sim_time that is not a boolean, or an unknown discovery range: launch then stops with it."""
+    params_file = args["params_file"].strip()
+    if not os.path.isfile(params_file):
+        raise ValueError(f"launch argument params_file:={params_file!r}: no such file")
+    overrides = {}
+    if args.get("use_sim_time", "").strip():  # only when given: else the params file's value stands
+        overrides["use_sim_time"] = _bool("use_sim_time", args["use_sim_time"])
+    if args.get("device", "").strip():
+        overrides["device"] = args["device"].strip()
+    env = discovery_environment(args.get("discovery_range", ""), environ)
+    return NodeSetup(
+        parameters=[params_file] + ([overrides] if overrides else []),
+        remappings=[("image", args.get("image_topic", "image")), ("init", args.get("init_topic", "init"))],
+        ros_arguments=["--log-level", args.get("log_level", "info").strip() or "info"],
+        env=env,
+    )
+
+
+def discovery_environment(discovery_range: str, environ: Mapping[str, str] = os.environ) -> dict:
+    """The environment variables that give a launched node `discovery_range` (upper-cased; '' = the caller's
+    ROS_AUTOMATIC_DISCOVERY_RANGE, else LOCALHOST). On Humble, which predates the variable, LOCALHOST is
+    also ROS_LOCALHOST_ONLY=1 unless the caller set that. ValueError for an unknown range."""
+    discovery = (discovery_range.strip() or environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").strip()
+                 or "LOCALHOST").upper()
+    if discovery not in DISCOVERY_RANGES:
+        raise ValueError(f"discovery range {discovery!r}: expected one of {', '.join(DISCOVERY_RANGES)}")
+    env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": discovery}
+    if environ.get("ROS_DISTRO") == "humble" and "ROS_LOCALHOST_ONLY" not in environ and discovery == "LOCALHOST":
+        env["ROS_LOCALHOST_ONLY"] = "1"
+    return env
