@@ -131,6 +131,10 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
         out["verdict"] = "no paired runs: both folders need complete runs (every sequence of the split)"
         return out
     groups = {"all": wanted, **halves}
+    pub_dir = Path(dataset_root) / "published_results" / published
+    pub = published_auc(pub_dir, sequences) if pub_dir.is_dir() else {}
+    if pub and len(pub) < len(wanted):  # the comparison with the published tracker on the sequences it has
+        groups[f"{published}'s {len(pub)}"] = [n for n in wanted if n in pub]
     for a in ATTRIBUTES:
         names = [n for n in wanted if a in sequences[n].attributes]
         if names:
@@ -157,7 +161,7 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
         if timed:
             speed[p] = sum(r.frames for r in timed) / sum(r.seconds for r in timed)
             out.setdefault("peers", {})[p] = {g: float(np.mean([_group_mean(r, n) for r in peer_runs.values()]))
-                                              for g, n in groups.items() if g in ("all",) + HALVES}
+                                              for g, n in groups.items()}
     out["fps"] = speed
     summary = Path(results) / "run_summary.json"
     if summary.is_file():  # the machine of the latest run in this folder (speed is only comparable on one)
@@ -165,12 +169,9 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
             out["cpu"] = json.loads(summary.read_text(encoding="utf-8")).get("cpu")
         except (ValueError, AttributeError):
             pass
-    pub_dir = Path(dataset_root) / "published_results" / published
-    if pub_dir.is_dir():
-        pub = published_auc(pub_dir, sequences)
+    if pub:
         out["published"] = {"name": published, **{g: float(np.mean([pub[n] for n in names if n in pub]))
-                                                  for g, names in groups.items()
-                                                  if g in ("all",) + HALVES and any(n in pub for n in names)}}
+                                                  for g, names in groups.items() if any(n in pub for n in names)}}
     out["verdict"] = verdict(table, len(pairs))
     return out
 
