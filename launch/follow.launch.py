@@ -8,9 +8,11 @@
 `target_pose`. Both use relative topic names, so within a namespace they find each other.
 
 Arguments: the tracker's (params_file, namespace, use_sim_time, image_topic, init_topic, device,
-log_level, discovery_range, as in tracker.launch.py) plus follow_params_file (default: the package's
-config/follow.yaml), camera_info_topic and cmd_vel_topic. The argument logic is
-rman_ros.follow.launch_plan (plain functions, unit-tested without the launch stack).
+log_level, discovery_range, with the rules of tracker.launch.py: namespace, use_sim_time and log_level
+apply to both nodes, use_sim_time and device override the params files only when given, a missing params
+file stops the launch) plus follow_params_file (default: the package's config/follow.yaml),
+camera_info_topic and cmd_vel_topic. The argument logic is rman_ros.follow.launch_plan on top of
+rman_ros.ros.launch_args (plain functions, unit-tested without the launch stack).
 
 Two cameras, each with its own tracker and follower, in two namespaces:
 
@@ -37,27 +39,31 @@ under /cam_right. From one launch file of your own:
                                   "camera_info_topic": f"/{cam}/camera_info"}.items())])
             for cam in ("cam_left", "cam_right")])
 """
-import os
-
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rman_ros.follow.launch_plan import ARGUMENTS, default_arguments, environment, node_specs
+from rman_ros.follow.launch_plan import launch_arguments, node_specs
+from rman_ros.ros.launch_args import discovery_environment
+
+
+def _arguments():
+    return launch_arguments(get_package_share_directory("rman_ros"))
 
 
 def _nodes(context):
-    args = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
-    actions = [SetEnvironmentVariable(k, v) for k, v in environment(args).items()]
-    actions += [Node(**spec, output="screen", emulate_tty=True) for spec in node_specs(args)]
+    values = {name: LaunchConfiguration(name).perform(context) for name in _arguments()}
+    specs = node_specs(values)  # ValueError (e.g. a missing params file) stops the launch
+    actions = [SetEnvironmentVariable(name, value)
+               for name, value in discovery_environment(values["discovery_range"]).items()]
+    actions += [Node(**spec, output="screen", emulate_tty=True) for spec in specs]
     return actions
 
 
 def generate_launch_description():
-    defaults = default_arguments(get_package_share_directory("rman_ros"), os.environ)
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=defaults[name], description=text)
-         for name, (_, text) in ARGUMENTS.items()]
+        [DeclareLaunchArgument(name, default_value=default, description=text)
+         for name, (default, text) in _arguments().items()]
         + [OpaqueFunction(function=_nodes)])

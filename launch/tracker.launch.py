@@ -8,7 +8,8 @@ activates itself through its `autostart` parameter, so no lifecycle manager is n
 
 The arguments become the node's set-up in rman_ros.ros.launch_args.node_setup (a plain function, unit
 tested without the launch stack): use_sim_time and device override the params file only when given; a
-missing params file stops the launch with an error; the log level goes to the node as a ROS argument.
+missing params file or a bad namespace stops the launch with an error; the log level goes to the node
+as a ROS argument.
 
 DDS discovery: the node's environment gets ROS_AUTOMATIC_DISCOVERY_RANGE=<discovery_range, upper-cased>.
 The argument defaults to the caller's ROS_AUTOMATIC_DISCOVERY_RANGE when that is set, else LOCALHOST:
@@ -39,7 +40,7 @@ def _node(context):
         package="rman_ros",
         executable="tracker_node",
         name="rman_tracker",
-        namespace=values["namespace"],
+        namespace=setup.namespace,
         parameters=setup.parameters,
         remappings=setup.remappings,
         ros_arguments=setup.ros_arguments,

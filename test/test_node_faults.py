@@ -57,13 +57,13 @@ def test_reset_during_an_init_wins(h):
     rgb, box = synthetic_frame(0)
     t = h.next_stamp()
     h.client.send_frame(rgb, t)
-    with _HeldInit(h.node._tracker) as held:
+    with _HeldInit(h.node.loop.tracker) as held:
         h.client.init_pub.publish(init_msg(box, t))
         assert held.entered.wait(60)
         res = h.client.reset()
         assert res.success and res.message == "pending init cancelled"
         held.release.set()
-        wait_for(lambda: not h.node._init_running, 60, what="the worker done with the init")
+        wait_for(lambda: not h.node.loop.init_running, 60, what="the worker done with the init")
     t2 = h.next_stamp()
     assert h.client.send_frame(rgb, t2).detections == []  # published after anything the init published
     assert _inits_for(h, t) == []
@@ -76,18 +76,21 @@ def test_deactivate_during_an_init_does_not_wait_for_it(h):
     rgb, box = synthetic_frame(0)
     t = h.next_stamp()
     h.client.send_frame(rgb, t)
-    rt = h.node._rt
-    with _HeldInit(rt.tracker) as held:
+    tracker, worker = h.node.loop.tracker, h.node.loop.worker
+    closed = threading.Event()
+    real_close = tracker.close
+    tracker.close = lambda: (closed.set(), real_close())
+    with _HeldInit(tracker) as held:
         h.client.init_pub.publish(init_msg(box, t))
         assert held.entered.wait(60)
         returned = threading.Event()
         threading.Thread(target=lambda: (h.node.trigger_deactivate(), returned.set()), daemon=True).start()
         # the init stays held until released below: a deactivate that waited for it would not return
         assert returned.wait(30), "deactivate waited for the init"
-        assert h.node.stats()["state"] == "inactive" and rt.thread.is_alive()
+        assert h.node.stats()["state"] == "inactive" and worker.is_alive()
         held.release.set()
-        rt.thread.join(60)
-    assert not rt.thread.is_alive() and rt.tracker is None  # it closed its tracker
+        worker.join(60)
+    assert not worker.is_alive() and closed.is_set()  # it closed its tracker
     assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     h.client.wait_connected()
     _start_track(h)
@@ -98,7 +101,7 @@ def test_deactivate_during_an_init_does_not_wait_for_it(h):
 def test_init_box_under_min_box_px_is_rejected_and_the_track_goes_on(h, size):
     """The node checks the tracker's min_box_px before touching the running track (fault 4c)."""
     rgb, _, t = _start_track(h)
-    tracker = h.node._tracker
+    tracker = h.node.loop.tracker
     head, track_id = tracker.updater.front, h.node.stats()["track_id"]
     t2 = h.next_stamp()
     h.client.send_frame(rgb, t2)
@@ -151,7 +154,7 @@ def test_images_over_max_image_pixels_are_dropped(h):
     rgb, _ = synthetic_frame(0)
     limit = rgb.shape[0] * rgb.shape[1] - 1
     assert h.node.set_parameters([Parameter("max_image_pixels", value=limit)])[0].successful
-    wait_for(lambda: h.node._opts["max_image_pixels"] == limit, 10.0, what="limit applied")
+    wait_for(lambda: h.node.loop.opts["max_image_pixels"] == limit, 10.0, what="limit applied")
     try:
         before = h.client.problem_count("image_too_large")
         t = h.next_stamp()
@@ -159,7 +162,7 @@ def test_images_over_max_image_pixels_are_dropped(h):
         wait_problem(h, "image_too_large", before=before)
     finally:
         assert h.node.set_parameters([Parameter("max_image_pixels", value=4096 * 4096)])[0].successful
-    wait_for(lambda: h.node._opts["max_image_pixels"] == 4096 * 4096, 10.0, what="limit restored")
+    wait_for(lambda: h.node.loop.opts["max_image_pixels"] == 4096 * 4096, 10.0, what="limit restored")
     h.client.send_frame(rgb, h.next_stamp())
     assert h.client.det_for(t) == []  # the big one was never answered
 

@@ -72,8 +72,8 @@ def test_parameters_descriptors_readonly_and_runtime(h):
     assert res.successful
     # applied between frames by the worker
     h.client.send_frame(synthetic_frame(0)[0], h.next_stamp())
-    wait_for(lambda: node._config.n_candidates == 48, 5.0, what="runtime parameter applied")
-    assert node._tracker.cfg.n_candidates == 48  # reached the tracker itself
+    wait_for(lambda: node.loop.config.n_candidates == 48, 5.0, what="runtime parameter applied")
+    assert node.loop.tracker.cfg.n_candidates == 48  # reached the tracker itself
     assert node.set_parameters([Parameter("label", value="target")])[0].successful
 
 
@@ -115,7 +115,7 @@ def test_node_splits_the_cpu_threads_when_updates_run_in_the_background():
         assert autostart(node)
         expected = torch_threads(0, "cpu", "async", 4)
         assert expected == 2
-        assert [c.num_threads for c in seen] == [expected] and node._config.num_threads == 0
+        assert [c.num_threads for c in seen] == [expected] and node.loop.config.num_threads == 0
         assert torch.get_num_threads() == expected and node.stats()["torch_threads"] == expected
     finally:
         node.shutdown_worker()
@@ -198,14 +198,14 @@ def test_reset_responsive_while_frame_processing(h):
     h.client.send_frame(rgb, t)
     h.client.send_init(box, t)
     worker_busy = threading.Event()
-    real_track = h.node._tracker.track
+    real_track = h.node.loop.tracker.track
 
     def slow_track(img):
         worker_busy.set()
         time.sleep(1.5)
         return real_track(img)
 
-    h.node._tracker.track = slow_track
+    h.node.loop.tracker.track = slow_track
     try:
         t1 = h.next_stamp()
         h.client.image_pub.publish(image_msg(rgb, t1))
@@ -216,7 +216,7 @@ def test_reset_responsive_while_frame_processing(h):
         arr = wait_for(lambda: h.client.det_for(t1), 10.0, what="result of the slow frame")[-1]
         assert arr.detections == []  # reset during the frame: its result is discarded
     finally:
-        h.node._tracker.track = real_track
+        h.node.loop.tracker.track = real_track
 
 
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "mono8", "mono16", "rgba8", "bgra8"])

@@ -57,6 +57,14 @@ def test_remaps_log_level_and_discovery_range():
         node_setup(_args(discovery_range="everywhere"), environ={})
 
 
+def test_the_namespace_is_checked_and_given_without_slashes():
+    assert node_setup(_args(namespace="/robot1/cam/"), environ={}).namespace == "robot1/cam"
+    assert node_setup(_args(), environ={}).namespace == ""
+    for bad in ("1cam", "cam left", "cam//x"):
+        with pytest.raises(ValueError, match="namespace"):
+            node_setup(_args(namespace=bad), environ={})
+
+
 def test_launch_file_uses_the_argument_logic():
     src = LAUNCH_FILE.read_text()
     tree = ast.parse(src)
@@ -64,7 +72,7 @@ def test_launch_file_uses_the_argument_logic():
     assert {"launch_arguments", "node_setup", "DeclareLaunchArgument", "Node"} <= calls
     node_kw = {kw.arg for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"
                for kw in n.keywords}
-    assert {"ros_arguments", "parameters", "remappings"} <= node_kw and "arguments" not in node_kw
+    assert {"ros_arguments", "parameters", "remappings", "namespace"} <= node_kw and "arguments" not in node_kw
     assert 'executable="tracker_node"' in src and 'name="rman_tracker"' in src
     assert "EnvironmentVariable" not in calls  # --show-args would print the substitution, not a value
 

@@ -52,9 +52,9 @@ def synthetic_frame(i: int, h: int = 120, w: int = 160, box_size=(30, 24), seed:
 
 
 def stamp(ns: int):
-    from builtin_interfaces.msg import Time
+    from rman_ros.ros.conversions import ns_to_stamp
 
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return ns_to_stamp(ns)
 
 
 def image_msg(rgb, t_ns: int, frame_id: str = "cam", encoding: str = "rgb8"):

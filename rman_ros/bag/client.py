@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from rman_ros.ros.conversions import detection_box, stamp_to_ns
+
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
@@ -21,11 +23,6 @@ class Received:
     box: Optional[tuple]
     score: float
     track_id: str
-
-
-def _box(det) -> tuple:
-    w, h = float(det.bbox.size_x), float(det.bbox.size_y)
-    return (float(det.bbox.center.position.x) - w / 2, float(det.bbox.center.position.y) - h / 2, w, h)
 
 
 class ReplayClient:
@@ -78,11 +75,11 @@ class ReplayClient:
 
     def _on_det(self, msg) -> None:
         now = time.time_ns()
-        stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+        stamp = stamp_to_ns(msg.header.stamp)
         if msg.detections:
             d = msg.detections[0]
             score = float(d.results[0].hypothesis.score) if d.results else float("nan")
-            rec = Received(stamp, msg.header.frame_id, now, _box(d), score, d.id)
+            rec = Received(stamp, msg.header.frame_id, now, detection_box(d), score, d.id)
         else:
             rec = Received(stamp, msg.header.frame_id, now, None, 0.0, "")
         with self._lock:

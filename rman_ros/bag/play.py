@@ -52,16 +52,11 @@ class PlayResult:
 
 
 def _init_msg(box, stamp_ns: int, frame_id: str):
-    from builtin_interfaces.msg import Time
-    from vision_msgs.msg import Detection2D
+    from std_msgs.msg import Header
 
-    x, y, w, h = (float(v) for v in box)
-    det = Detection2D()
-    det.header.stamp = Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
-    det.header.frame_id = frame_id
-    det.bbox.center.position.x, det.bbox.center.position.y = x + w / 2, y + h / 2
-    det.bbox.size_x, det.bbox.size_y = w, h
-    return det
+    from rman_ros.ros.conversions import make_init_detection, ns_to_stamp
+
+    return make_init_detection(box, Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id))
 
 
 def _init_index(seq: BagSequence) -> Optional[int]:

@@ -9,6 +9,7 @@ import numpy as np
 from rosbags.rosbag2 import Reader
 
 from rman_ros.bag import typestore as ts
+from rman_ros.ros.conversions import detection_box, ns_to_stamp, stamp_to_ns
 
 
 @dataclass
@@ -34,15 +35,6 @@ class BagSequence:
         return len(self.frames)
 
 
-def _stamp(h) -> int:
-    return int(h.stamp.sec) * 1_000_000_000 + int(h.stamp.nanosec)
-
-
-def _box(det) -> tuple:
-    w, h = float(det.bbox.size_x), float(det.bbox.size_y)
-    return (float(det.bbox.center.position.x) - w / 2, float(det.bbox.center.position.y) - h / 2, w, h)
-
-
 def read_bag(path, image_topic: str = "/image", init_topic: str = "/init",
              gt_topic: str = "/ground_truth", max_frames: Optional[int] = None) -> BagSequence:
     store = ts.typestore()
@@ -58,13 +50,13 @@ def read_bag(path, image_topic: str = "/image", init_topic: str = "/init",
             if conn.topic == image_topic:
                 if max_frames is not None and len(out.frames) >= max_frames:
                     continue
-                out.frames.append(BagFrame(_stamp(msg.header), msg.header.frame_id, int(msg.height),
+                out.frames.append(BagFrame(stamp_to_ns(msg.header.stamp), msg.header.frame_id, int(msg.height),
                                            int(msg.width), msg.encoding, int(msg.is_bigendian),
                                            int(msg.step), bytes(np.asarray(msg.data, dtype=np.uint8))))
             elif conn.topic == init_topic and out.init_box is None:
-                out.init_stamp_ns, out.init_box = _stamp(msg.header), _box(msg)
+                out.init_stamp_ns, out.init_box = stamp_to_ns(msg.header.stamp), detection_box(msg)
             elif conn.topic == gt_topic:
-                gt_by_stamp[_stamp(msg.header)] = _box(msg.detections[0]) if msg.detections else None
+                gt_by_stamp[stamp_to_ns(msg.header.stamp)] = detection_box(msg.detections[0]) if msg.detections else None
     if gt_by_stamp:
         rows = [gt_by_stamp.get(f.stamp_ns) for f in out.frames]
         out.gt = np.array([r if r is not None else (np.nan,) * 4 for r in rows], dtype=np.float64)
@@ -73,12 +65,10 @@ def read_bag(path, image_topic: str = "/image", init_topic: str = "/init",
 
 def to_ros_image(frame: BagFrame, stamp_ns: Optional[int] = None):
     """BagFrame -> rclpy sensor_msgs/Image (optionally re-stamped)."""
-    from builtin_interfaces.msg import Time
     from sensor_msgs.msg import Image
 
-    t = frame.stamp_ns if stamp_ns is None else stamp_ns
     msg = Image()
-    msg.header.stamp = Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+    msg.header.stamp = ns_to_stamp(frame.stamp_ns if stamp_ns is None else stamp_ns)
     msg.header.frame_id = frame.frame_id
     msg.height, msg.width, msg.encoding = frame.height, frame.width, frame.encoding
     msg.is_bigendian, msg.step, msg.data = frame.is_bigendian, frame.step, frame.data

@@ -13,6 +13,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rman_ros.bag import typestore as ts
+from rman_ros.ros.conversions import box_center, ns_to_stamp
 
 DEFAULT_START_NS = 1_700_000_000 * 1_000_000_000  # fixed, so recordings are reproducible
 FRAME_ID = "camera"
@@ -20,8 +21,7 @@ FRAME_ID = "camera"
 
 def _header(store, t_ns: int, frame_id: str):
     Header = store.types["std_msgs/msg/Header"]
-    Time = store.types["builtin_interfaces/msg/Time"]
-    return Header(stamp=Time(sec=t_ns // 1_000_000_000, nanosec=t_ns % 1_000_000_000), frame_id=frame_id)
+    return Header(stamp=ns_to_stamp(t_ns, store.types["builtin_interfaces/msg/Time"]), frame_id=frame_id)
 
 
 def _image(store, rgb: np.ndarray, header, encoding: str):
@@ -39,10 +39,9 @@ def _image(store, rgb: np.ndarray, header, encoding: str):
 
 def _detection(store, box, header, det_id: str = "", label: str = "", score: float = 1.0):
     T = store.types
-    x, y, w, h = (float(v) for v in box)
+    cx, cy, w, h = box_center(box)
     bbox = T["vision_msgs/msg/BoundingBox2D"](
-        center=T["vision_msgs/msg/Pose2D"](position=T["vision_msgs/msg/Point2D"](x=x + w / 2, y=y + h / 2),
-                                           theta=0.0),
+        center=T["vision_msgs/msg/Pose2D"](position=T["vision_msgs/msg/Point2D"](x=cx, y=cy), theta=0.0),
         size_x=w, size_y=h)
     results = []
     if label:

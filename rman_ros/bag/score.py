@@ -83,6 +83,7 @@ def direct_run(bag, params_file=launcher.DEFAULT_PARAMS, params: Optional[dict] 
     from rman_ros.core import RMANConfig, RMANTracker
     from rman_ros.ros.conversions import image_msg_to_rgb
     from rman_ros.ros.params import config_from_params, params_from_file
+    from rman_ros.ros.tracking_loop import reported_box
 
     from rman_ros.bag.reader import to_ros_image
 
@@ -103,9 +104,9 @@ def direct_run(bag, params_file=launcher.DEFAULT_PARAMS, params: Optional[dict] 
                 tracker.initialize(rgb, seq.init_box)
                 boxes[i] = seq.init_box
                 continue
-            r = tracker.track(rgb)
-            if r["state"] == "tracking" and r["score"] >= thr:
-                boxes[i] = r["box"]
+            box = reported_box(tracker.track(rgb), thr)
+            if box is not None:
+                boxes[i] = box
     finally:
         tracker.close()
     out = score_boxes(boxes, seq.gt)

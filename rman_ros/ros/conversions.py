@@ -129,6 +129,19 @@ def rgb_to_image_msg(rgb: np.ndarray, header=None, encoding: str = "rgb8", msg_c
     return msg
 
 
+def box_center(box) -> tuple:
+    """(x, y, w, h) top-left box -> (cx, cy, w, h), the vision_msgs BoundingBox2D layout."""
+    x, y, w, h = (float(v) for v in box)
+    return x + w / 2.0, y + h / 2.0, w, h
+
+
+def detection_box(det) -> tuple:
+    """A Detection2D's bbox (centre and size) -> (x, y, w, h) top-left, unchecked (for boxes read back:
+    ground truth, results). Works on rclpy and rosbags messages alike."""
+    w, h = float(det.bbox.size_x), float(det.bbox.size_y)
+    return float(det.bbox.center.position.x) - w / 2.0, float(det.bbox.center.position.y) - h / 2.0, w, h
+
+
 def detection_to_box(det, image_shape=None, min_px: float = 2.0) -> tuple:
     """vision_msgs/Detection2D -> (x, y, w, h) top-left box in pixels, validated.
 
@@ -140,20 +153,39 @@ def detection_to_box(det, image_shape=None, min_px: float = 2.0) -> tuple:
     return box if image_shape is None else fit_box(box, image_shape, min_px)
 
 
+def detector_boxes(msg) -> tuple:
+    """A detector's vision_msgs/Detection2DArray -> ([detector_init.Detection], [BoxError]): each usable
+    box with its hypotheses (results[i].hypothesis class_id and score), and why the others are not."""
+    from rman_ros.ros.detector_init import Detection
+
+    found, bad = [], []
+    for det in msg.detections:
+        try:
+            box = detection_to_box(det)
+        except BoxError as exc:
+            bad.append(exc)
+            continue
+        found.append(Detection(box, tuple((str(r.hypothesis.class_id), float(r.hypothesis.score))
+                                          for r in det.results)))
+    return found, bad
+
+
+def _set_bbox(det, box) -> None:
+    cx, cy, w, h = box_center(box)
+    det.bbox.center.position.x, det.bbox.center.position.y = cx, cy
+    det.bbox.center.theta = 0.0
+    det.bbox.size_x, det.bbox.size_y = w, h
+
+
 def box_to_detection(box, header, track_id: int, label: str, score: float, det_cls=None):
     """(x, y, w, h) -> vision_msgs/Detection2D carrying `header`, id, label and score."""
     if det_cls is None:
         from vision_msgs.msg import Detection2D as det_cls
     from vision_msgs.msg import ObjectHypothesisWithPose
 
-    x, y, w, h = (float(v) for v in box)
     det = det_cls()
     det.header = header
-    det.bbox.center.position.x = x + w / 2.0
-    det.bbox.center.position.y = y + h / 2.0
-    det.bbox.center.theta = 0.0
-    det.bbox.size_x = w
-    det.bbox.size_y = h
+    _set_bbox(det, box)
     det.id = str(track_id)
     hyp = ObjectHypothesisWithPose()
     hyp.hypothesis.class_id = label
@@ -162,15 +194,23 @@ def box_to_detection(box, header, track_id: int, label: str, score: float, det_c
     return det
 
 
+def result_to_array(header, box, track_id: int, label: str, score: float):
+    """One tracking result -> vision_msgs/Detection2DArray under the image's `header`: one Detection2D for a
+    box, none without one (lost, idle, under the score threshold)."""
+    from vision_msgs.msg import Detection2DArray
+
+    out = Detection2DArray()
+    out.header = header
+    if box is not None:
+        out.detections.append(box_to_detection(box, header, track_id, label, score))
+    return out
+
+
 def make_init_detection(box, header):
     """(x, y, w, h) -> stamped vision_msgs/Detection2D suitable for the node's `init` topic."""
     from vision_msgs.msg import Detection2D
 
-    x, y, w, h = (float(v) for v in box)
     det = Detection2D()
     det.header = header
-    det.bbox.center.position.x = x + w / 2.0
-    det.bbox.center.position.y = y + h / 2.0
-    det.bbox.size_x = w
-    det.bbox.size_y = h
+    _set_bbox(det, box)
     return det

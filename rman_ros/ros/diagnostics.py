@@ -1,4 +1,7 @@
-"""Runtime statistics and the diagnostic_msgs/DiagnosticArray builder (no diagnostic_updater)."""
+"""Runtime statistics, problem reports and the diagnostic_msgs/DiagnosticArray builder (no diagnostic_updater).
+
+Only build_status touches ROS messages (imported when called): the tracking loop uses the rest without ROS.
+"""
 from __future__ import annotations
 
 import collections
@@ -95,6 +98,84 @@ class ProblemLog:
     def snapshot(self) -> dict:
         with self._lock:
             return dict(self.counts)
+
+
+
+class Problems:
+    """Bad-input and runtime problems: counted by kind (`log`, for the diagnostics) and logged through
+    `logger` (anything with info/warning/error), each kind at most once per `throttle_s` seconds."""
+
+    def __init__(self, logger, throttle_s: float = 2.0):
+        self.logger = logger
+        self.throttle_s = throttle_s
+        self.log = ProblemLog()
+        self._warned_at: dict = {}
+        self._lock = threading.Lock()
+
+    def report(self, level: int, kind: str, message: str) -> bool:
+        """Record a problem and log it unless its kind was logged within throttle_s. True if logged."""
+        self.log.report(level, kind, message)
+        now = time.monotonic()
+        with self._lock:
+            if now - self._warned_at.get(kind, -1e9) < self.throttle_s:
+                return False
+            self._warned_at[kind] = now
+        # two call sites: rclpy fixes a logging call site's severity on first use
+        if level >= ERROR:
+            self.logger.error(f"[{kind}] {message}")
+        else:
+            self.logger.warning(f"[{kind}] {message}")
+        return True
+
+
+class FrameStats:
+    """What the diagnostics say about the frames: input and processed rates, latency (now - stamp), process
+    time, the tracker's time per stage, and frames received, processed and dropped."""
+
+    def __init__(self):
+        self.in_rate = RateMeter()
+        self.proc_rate = RateMeter()
+        self.latency = WindowStats()
+        self.proc_time = WindowStats()
+        self.stages: dict = {}  # stage of the tracker's `timings` -> WindowStats
+        self.received = 0
+        self.processed = 0
+        self.dropped = 0
+
+    def on_received(self) -> None:
+        self.received += 1
+        self.in_rate.tick()
+
+    def on_dropped(self) -> None:
+        self.dropped += 1
+
+    def on_processed(self, process_s: float, latency_s: float) -> None:
+        self.processed += 1
+        self.proc_rate.tick()
+        self.proc_time.add(process_s)
+        self.latency.add(latency_s)
+
+    def add_timings(self, timings: dict) -> None:
+        for stage, seconds in timings.items():
+            if stage != "total":  # the process time covers it
+                self.stages.setdefault(stage, WindowStats()).add(seconds)
+
+    def values(self) -> dict:
+        lat, proc = self.latency.summary(), self.proc_time.summary()
+        values = {
+            "input_rate_hz": self.in_rate.rate(),
+            "processed_rate_hz": self.proc_rate.rate(),
+            "latency_ms_p50": lat["p50"] * 1e3,
+            "latency_ms_p95": lat["p95"] * 1e3,
+            "latency_ms_max": lat["max"] * 1e3,
+            "process_ms_mean": proc["mean"] * 1e3,
+            "frames_received": self.received,
+            "frames_processed": self.processed,
+            "frames_dropped": self.dropped,
+        }
+        for stage, stats in list(self.stages.items()):  # mean over the last tracked frames
+            values[f"stage_ms_mean.{stage}"] = stats.summary()["mean"] * 1e3
+        return values
 
 
 def _fmt(v) -> str:

@@ -9,12 +9,15 @@ from typing import Any, Optional
 
 @dataclass
 class Frame:
-    """One received image: stamp in ns, its header, the raw message (converted lazily), seq no."""
+    """One received image: stamp in ns, its header (handed back with the result), the raw image (a message
+    or an array, decoded lazily by the tracking loop), arrival number, and its (height, width) where known
+    before decoding (None for a compressed image)."""
 
     stamp_ns: int
     header: Any
     msg: Any
     seq: int
+    shape: Optional[tuple] = None
 
 
 class FrameBuffer:

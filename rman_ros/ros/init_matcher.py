@@ -41,8 +41,11 @@ def match_init(buffer, stamp_ns: int, tolerance_ns: int, nearest_ns: int, waited
 @dataclass
 class WaitingInit:
     """An init that has no frame yet: it waits for its own frame until `deadline` (monotonic s), or,
-    with `next_frame`, takes the next frame to arrive."""
+    with `next_frame`, takes the next frame to arrive. `class_id`: the class of the detection it comes from
+    ('' for a box from outside), `source`: where it comes from, for the log."""
     box: tuple
     stamp_ns: int
     deadline: float
     next_frame: bool = False
+    class_id: str = ""
+    source: str = "init"

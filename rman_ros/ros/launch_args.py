@@ -1,11 +1,13 @@
 """launch/tracker.launch.py's arguments and how they become the node's set-up, as plain functions: the
-launch file calls them, and the unit tests call them where the ROS launch stack is not installed.
+launch files call them (follow.launch.py through rman_ros.follow.launch_plan), and the unit tests call them
+where the ROS launch stack is not installed.
 
 No import of `launch` here (nor of torch): the launch file imports this module at launch time.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -30,14 +32,18 @@ def launch_arguments(default_params_file: str) -> dict:
     }
 
 
+_NAMESPACE = re.compile(r"^/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?/?$")
+
+
 @dataclass
 class NodeSetup:
     """What launch_ros' Node gets: `parameters` (the params file, then the overrides), `remappings`,
-    `ros_arguments`, and `env`, the environment variables to set for the node."""
+    `ros_arguments`, `namespace`, and `env`, the environment variables to set for the node."""
     parameters: list
     remappings: list
     ros_arguments: list
     env: dict = field(default_factory=dict)
+    namespace: str = ""
 
 
 def _bool(name: str, text: str) -> bool:
@@ -49,23 +55,46 @@ def _bool(name: str, text: str) -> bool:
     raise ValueError(f"launch argument {name}:={text!r}: expected true or false")
 
 
+def params_file(args: Mapping[str, str], name: str = "params_file") -> str:
+    """The params file the argument `name` names; ValueError when there is no such file."""
+    path = args.get(name, "").strip()
+    if not os.path.isfile(path):
+        raise ValueError(f"launch argument {name}:={path!r}: no such file")
+    return path
+
+
+def sim_time(args: Mapping[str, str]) -> dict:
+    """{'use_sim_time': bool} when the use_sim_time argument is given, else {}: the params file's value stands."""
+    text = args.get("use_sim_time", "").strip()
+    return {"use_sim_time": _bool("use_sim_time", text)} if text else {}
+
+
+def log_arguments(args: Mapping[str, str]) -> list:
+    """The node's ROS arguments for the log_level argument (launch_ros' `ros_arguments`)."""
+    return ["--log-level", args.get("log_level", "info").strip() or "info"]
+
+
+def check_namespace(text: str) -> str:
+    """'' or a valid ROS namespace, returned without surrounding slashes; ValueError otherwise."""
+    if not _NAMESPACE.match(text.strip()):
+        raise ValueError(f"launch argument namespace:={text!r}: not a valid ROS namespace (letters, digits, _ and "
+                         "/, each part starting with a letter or _)")
+    return text.strip().strip("/")
+
+
 def node_setup(args: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> NodeSetup:
     """The node's set-up from the launch arguments' values (strings). ValueError for a missing params file,
-    a use_sim_time that is not a boolean, or an unknown discovery range: launch then stops with it."""
-    params_file = args["params_file"].strip()
-    if not os.path.isfile(params_file):
-        raise ValueError(f"launch argument params_file:={params_file!r}: no such file")
-    overrides = {}
-    if args.get("use_sim_time", "").strip():  # only when given: else the params file's value stands
-        overrides["use_sim_time"] = _bool("use_sim_time", args["use_sim_time"])
-    if args.get("device", "").strip():
+    a use_sim_time that is not a boolean, a bad namespace or an unknown discovery range: launch then stops
+    with it."""
+    overrides = sim_time(args)
+    if args.get("device", "").strip():  # only when given: else the params file's value stands
         overrides["device"] = args["device"].strip()
-    env = discovery_environment(args.get("discovery_range", ""), environ)
     return NodeSetup(
-        parameters=[params_file] + ([overrides] if overrides else []),
+        parameters=[params_file(args)] + ([overrides] if overrides else []),
         remappings=[("image", args.get("image_topic", "image")), ("init", args.get("init_topic", "init"))],
-        ros_arguments=["--log-level", args.get("log_level", "info").strip() or "info"],
-        env=env,
+        ros_arguments=log_arguments(args),
+        env=discovery_environment(args.get("discovery_range", ""), environ),
+        namespace=check_namespace(args.get("namespace", "")),
     )
 
 

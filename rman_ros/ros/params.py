@@ -57,6 +57,14 @@ NODE_PARAMS = [
               read_only=True),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics messages", range=(0.05, 10.0),
               read_only=True),
+    ParamSpec("init_class", "", "class_id of the detector's boxes (detector_detections) to start a track on while "
+              "idle: the best-scoring detection of that class; '' = off"),
+    ParamSpec("reinit_from_detector", False, "restart a track lost for longer than reinit_lost_s on the detector's "
+              "best detection of init_class ('' = of the class the track started on)"),
+    ParamSpec("reinit_lost_s", 2.0, "seconds (frame stamps) a track must have been lost before "
+              "reinit_from_detector restarts it", range=(0.0, 3600.0)),
+    ParamSpec("click_box_px", 64, "side in pixels of the box an init_point starts when no detector box contains "
+              "the point", range=(4, 4096)),
     ParamSpec("debug_image_box_thickness", 2, "line thickness of the box on debug_image", range=(1, 20)),
     ParamSpec("warn_throttle", 2.0, "seconds between repeated warnings of one kind", range=(0.0, 60.0)),
 ]

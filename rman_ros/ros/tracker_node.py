@@ -14,14 +14,15 @@ import signal
 import sys
 import threading
 
-_NODE_EXPORTS = ("TrackerNode", "autostart", "apply_config", "NODE_NAME", "INIT_WAIT_S")
+_EXPORTS = {"TrackerNode": "node", "autostart": "node", "NODE_NAME": "node", "apply_config": "tracking_loop",
+            "INIT_WAIT_S": "tracking_loop"}
 
 
 def __getattr__(name):  # PEP 562: the node module (rclpy, torch) is imported only when asked for
-    if name in _NODE_EXPORTS:
-        from rman_ros.ros import node
+    if name in _EXPORTS:
+        import importlib
 
-        return getattr(node, name)
+        return getattr(importlib.import_module(f"rman_ros.ros.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
