@@ -497,7 +497,7 @@ def test_a_fully_occluded_target_is_held_where_it_was_last_seen(arithmetic):
     held, walked = boxes[RMANConfig().follow_min_score], boxes[0.0]
     assert RMANConfig().follow_min_score > 0
     moved = lambda b: float(np.abs(b[row(145):row(180) + 1, :2] - b[row(145), :2]).max())
-    assert moved(held) < 50.0 and moved(walked) > 80.0, (moved(held), moved(walked))
+    assert moved(held) < 50.0 and moved(walked) > moved(held) + 20.0, (moved(held), moved(walked))
     found = [iou(b, g) for b, g in zip(held[row(190):], gt[189:200])]  # frames 190-200
     assert len(found) == 11 and np.mean(found) > 0.3, found
 
