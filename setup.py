@@ -15,6 +15,7 @@ setup(
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
         ("share/" + package_name + "/config/presets", glob("config/presets/*.yaml")),
+        ("share/" + package_name + "/config/fastdds", glob("config/fastdds/*.xml")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

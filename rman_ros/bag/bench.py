@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from rman_ros import transport
 from rman_ros.bag import launcher
 from rman_ros.bag.client import ReplayClient
 from rman_ros.bag.play import play
@@ -24,19 +25,26 @@ def _diag_value(status, key):
 
 def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_file=launcher.DEFAULT_PARAMS,
               params: Optional[dict] = None, warmup_frames: int = 1000, namespace: str = "",
-              log=print) -> dict:
+              transport_profile: Optional[str] = None, log=print) -> dict:
     """Start a node subprocess, replay `bag` at `fps` for `frames` frames (forwards and backwards,
     so the motion stays continuous; one init), sample the node's RSS once a second, report.
 
     RSS is reported from the first sample after the init (`rss_mb_first`), after `warmup_frames`
     input frames (the core's bounded sample pools fill during the first few hundred processed
-    frames) and at the end; `rss_growth_mb` = end - after warm-up (a leak shows up here)."""
+    frames) and at the end; `rss_growth_mb` = end - after warm-up (a leak shows up here). RSS includes the
+    Fast DDS shared-memory segments the node maps (its own is 32 MiB with the transport profile).
+
+    `transport_profile`: the Fast DDS profile of this process (read when it creates its first participant:
+    call run_bench before any other rclpy use in the process) and of the node. None = the caller's
+    FASTDDS_DEFAULT_PROFILES_FILE when set, else the package's shm_large_images.xml; '' = none."""
+    profile_env = transport.apply_profile(transport_profile)
     seq = read_bag(bag)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
     proc = launcher.start_node(log_path=(out / "node.log") if out else None, params_file=params_file,
-                               params=params or {}, namespace=namespace or None)
+                               params=params or {}, namespace=namespace or None,
+                               transport_profile=profile_env.get(transport.PROFILE_ENV, ""))
     rss = []  # (frame index, MiB)
     progress = {"i": 0}
     stop = threading.Event()
@@ -73,7 +81,8 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
     rss_arr = np.array(rss) if rss else np.zeros((0, 2))
     after_warm = rss_arr[rss_arr[:, 0] >= warmup_frames] if rss_arr.size else rss_arr
     result = {
-        "bag": str(bag), "frames_sent": frames, "fps_in": fps, "wall_s": res.wall_s,
+        "bag": str(bag), "transport_profile": profile_env.get(transport.PROFILE_ENV, ""),
+        "frames_sent": frames, "fps_in": fps, "wall_s": res.wall_s,
         "fps_in_achieved": frames / res.wall_s if res.wall_s > 0 else float("nan"),
         "node_latency_ms_p50": _diag_value(diag, "latency_ms_p50") if diag else None,
         "node_latency_ms_p95": _diag_value(diag, "latency_ms_p95") if diag else None,

@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Optional
 
 import rman_ros
+from rman_ros import transport
 
 PACKAGE_ROOT = Path(rman_ros.__file__).resolve().parents[1]
 DEFAULT_PARAMS = PACKAGE_ROOT / "config" / "tracker.yaml"
 
 
-def node_env(extra: Optional[dict] = None) -> dict:
-    """Environment for a node subprocess: loopback-only discovery, this checkout importable."""
+def node_env(extra: Optional[dict] = None, transport_profile: Optional[str] = None) -> dict:
+    """Environment for a node subprocess: loopback-only discovery, this checkout importable, and the Fast DDS
+    transport profile (rman_ros.transport.apply_profile: None = the caller's FASTDDS_DEFAULT_PROFILES_FILE
+    when set, else the package's shm_large_images.xml; a path = that file; '' = none)."""
     env = dict(os.environ)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    transport.apply_profile(transport_profile, env)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(
         os.pathsep) if p])
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -46,10 +50,11 @@ def node_command(params_file=DEFAULT_PARAMS, params: Optional[dict] = None,
     return cmd
 
 
-def start_node(log_path=None, env_extra: Optional[dict] = None, **kw) -> subprocess.Popen:
-    """Start the node; stdout+stderr go to `log_path` (or are inherited)."""
+def start_node(log_path=None, env_extra: Optional[dict] = None, transport_profile: Optional[str] = None,
+               **kw) -> subprocess.Popen:
+    """Start the node; stdout+stderr go to `log_path` (or are inherited). `transport_profile`: see node_env."""
     out = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed in stop_node
-    proc = subprocess.Popen(node_command(**kw), env=node_env(env_extra), stdout=out,
+    proc = subprocess.Popen(node_command(**kw), env=node_env(env_extra, transport_profile), stdout=out,
                             stderr=subprocess.STDOUT if out else None)
     proc._rman_log = out  # type: ignore[attr-defined]
     return proc

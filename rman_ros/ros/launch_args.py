@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from rman_ros import transport
+
 DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -33,6 +35,35 @@ def launch_arguments(default_params_file: str) -> dict:
 
 
 _NAMESPACE = re.compile(r"^/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?/?$")
+
+
+def transport_arguments(share_dir: str) -> dict:
+    """{name: (default, description)} of the transport argument both launch files add: `transport_profile`,
+    by default the installed Fast DDS profile (`share_dir` is the package's share directory)."""
+    return {
+        "transport_profile": (os.path.join(share_dir, *transport.PROFILE_SUBDIR, transport.PROFILE_NAME),
+                              "Fast DDS XML profile for the launched nodes (FASTDDS_DEFAULT_PROFILES_FILE): "
+                              "default, shared memory with a 32 MiB segment for large images and UDPv4 on "
+                              "loopback (applied with LOCALHOST or OFF discovery only); '' = set nothing (the "
+                              "caller's FASTDDS_DEFAULT_PROFILES_FILE, if any, else Fast DDS's defaults); a "
+                              "missing file is an error"),
+    }
+
+
+def transport_environment(profile: str, environ: Mapping[str, str] = os.environ, discovery_range: str = "") -> dict:
+    """The environment variables that make a launched node load the Fast DDS profile `profile`
+    (FASTDDS_DEFAULT_PROFILES_FILE, absolute; on Humble also FASTRTPS_DEFAULT_PROFILES_FILE). '' = {}.
+    The package's own profile (shm_large_images.xml) keeps UDP on loopback, so with `discovery_range`
+    SUBNET or SYSTEM_DEFAULT (the resolved range, upper-case) it is not applied ({}): that range means
+    other machines. ValueError when the file does not exist (Fast DDS would ignore it and use its defaults)."""
+    try:
+        env = transport.profile_environment(profile, environ)
+    except ValueError as exc:
+        raise ValueError(f"launch argument transport_profile: {exc}") from None
+    if discovery_range.strip().upper() in ("SUBNET", "SYSTEM_DEFAULT") and \
+            os.path.basename(env.get(transport.PROFILE_ENV, "")) == transport.PROFILE_NAME:
+        return {}
+    return env
 
 
 @dataclass
@@ -84,16 +115,19 @@ def check_namespace(text: str) -> str:
 
 def node_setup(args: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> NodeSetup:
     """The node's set-up from the launch arguments' values (strings). ValueError for a missing params file,
-    a use_sim_time that is not a boolean, a bad namespace or an unknown discovery range: launch then stops
-    with it."""
+    a use_sim_time that is not a boolean, a bad namespace, an unknown discovery range or a missing transport
+    profile: launch then stops with it. `env` holds the discovery variables, and the transport profile's
+    when the `transport_profile` argument is given and not '' (see transport_environment)."""
     overrides = sim_time(args)
     if args.get("device", "").strip():  # only when given: else the params file's value stands
         overrides["device"] = args["device"].strip()
+    discovery = discovery_environment(args.get("discovery_range", ""), environ)
     return NodeSetup(
         parameters=[params_file(args)] + ([overrides] if overrides else []),
         remappings=[("image", args.get("image_topic", "image")), ("init", args.get("init_topic", "init"))],
         ros_arguments=log_arguments(args),
-        env=discovery_environment(args.get("discovery_range", ""), environ),
+        env={**discovery, **transport_environment(args.get("transport_profile", ""), environ,
+                                                  discovery["ROS_AUTOMATIC_DISCOVERY_RANGE"])},
         namespace=check_namespace(args.get("namespace", "")),
     )
 
