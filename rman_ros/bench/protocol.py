@@ -20,6 +20,7 @@ import numpy as np
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench import metrics as M
+from rman_ros.bench.report import numbered_run_dirs, read_run
 from rman_ros.io import read_boxes, write_text_atomic
 
 MIN_SEEDS = 6
@@ -57,34 +58,22 @@ class Run:
         return self.frames / self.seconds if self.seconds else float("nan")
 
 
-def _run_dirs(tracker_dir: Path) -> Dict[int, Path]:
-    dirs = {1: tracker_dir}
-    for p in tracker_dir.glob("repeat*"):
-        if p.is_dir() and p.name[6:].isdigit():
-            dirs[int(p.name[6:])] = p
-    return dict(sorted(dirs.items()))
-
-
 def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, Run]:
     """Complete runs (every sequence present) of a tracker folder, by run number."""
     if not Path(tracker_dir).is_dir():
         raise FileNotFoundError(f"no results folder {tracker_dir}")
     runs = {}
-    for k, d in _run_dirs(Path(tracker_dir)).items():
+    for k, d in numbered_run_dirs(Path(tracker_dir)).items():
         auc, frames, seconds = {}, 0, 0.0
         for name, seq in sequences.items():
-            res = d / f"{name}.txt"
-            if not res.is_file():
+            run = read_run(d, seq)
+            if run is None:
                 break
-            boxes = read_boxes(res)
-            if len(boxes) != len(seq.gt):
-                raise ValueError(f"{res}: {len(boxes)} boxes for {len(seq.gt)} ground-truth frames")
+            boxes, times = run
             auc[name] = M.sequence_metrics(boxes, seq.gt)["auc"]
-            tfile = d / f"{name}_time.txt"
-            if seconds is not None and tfile.is_file():
-                t = np.loadtxt(tfile, ndmin=1)
-                frames += len(t)
-                seconds += float(np.sum(t))
+            if seconds is not None and times is not None:
+                frames += len(times)
+                seconds += float(np.sum(times))
             else:
                 seconds = None
         else:

@@ -28,11 +28,30 @@ from rman_ros.io import read_boxes, write_text_atomic
 _SCALARS = ("auc", "dp20", "os50", "cle", "npr", "npr_auc", "fps", "fps_no_init")
 
 
+def read_run(run_dir: Path, seq: D.Sequence):
+    """(boxes, per-frame seconds or None) of one sequence in one run folder; None when it has no result.
+    ValueError when the result does not cover the sequence's frames."""
+    res = Path(run_dir) / f"{seq.name}.txt"
+    if not res.is_file():
+        return None
+    boxes = read_boxes(res)
+    if len(boxes) != len(seq.gt):
+        raise ValueError(f"{res}: {len(boxes)} boxes for {len(seq.gt)} gt frames")
+    tfile = Path(run_dir) / f"{seq.name}_time.txt"
+    return boxes, (np.loadtxt(tfile, ndmin=1) if tfile.is_file() else None)
+
+
+def numbered_run_dirs(tracker_dir: Path) -> Dict[int, Path]:
+    """Run number -> folder: run 1 is the tracker folder itself, run k >= 2 its repeat<k>/ (seed k - 1)."""
+    dirs = {1: Path(tracker_dir)}
+    for p in Path(tracker_dir).iterdir():
+        if p.is_dir() and re.fullmatch(r"repeat\d+", p.name):
+            dirs[int(p.name[6:])] = p
+    return dict(sorted(dirs.items()))
+
+
 def _run_dirs(tracker_dir: Path) -> List[Path]:
-    dirs = [tracker_dir]
-    extra = sorted((p for p in tracker_dir.iterdir() if p.is_dir() and re.fullmatch(r"repeat\d+", p.name)),
-                   key=lambda p: int(p.name[6:]))
-    return dirs + extra
+    return list(numbered_run_dirs(tracker_dir).values())
 
 
 def find_trackers(results: Path) -> List[str]:
@@ -50,14 +69,10 @@ def evaluate_tracker(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dic
     for rd in _run_dirs(tracker_dir):
         per_seq = {}
         for name, seq in sequences.items():
-            res = rd / f"{name}.txt"
-            if not res.is_file():
+            run = read_run(rd, seq)
+            if run is None:
                 continue
-            boxes = read_boxes(res)
-            if len(boxes) != len(seq.gt):
-                raise ValueError(f"{res}: {len(boxes)} boxes for {len(seq.gt)} gt frames")
-            tfile = rd / f"{name}_time.txt"
-            times = np.loadtxt(tfile, ndmin=1) if tfile.is_file() else None
+            boxes, times = run
             per_seq[name] = M.sequence_metrics(boxes, seq.gt, times)
         if per_seq:
             runs.append(per_seq)
