@@ -21,10 +21,14 @@ from .scale_filter import ScaleFilter, model_size, pixel_pyramid
 from .updater import Updater
 from .variants import ABLATIONS
 
-# A search region whose grayscale standard deviation is below this (intensity in [0, 1]; 4 of 255 grey
-# levels) holds nothing to track: a black frame from the camera, or an occluder that fills the region.
-# A textured scene, even a dark one, lies well above it.
-FEATURELESS_CONTRAST = 4.0 / 255.0
+# A search region whose grayscale standard deviation is below this (intensity in [0, 1]; one grey level of
+# 255) holds nothing to track: a black frame from the camera, or an occluder that fills the region (Bird1's
+# cloud). A small, faint target on a plain background (a bird entering the cloud: 2-4 grey levels) stays
+# above it, and a textured scene, even a dark one, lies far above it. Such a frame is scored as usual (failure updates
+# keep their schedule) but counts as lost and never moves the box: every candidate of a flat region scores
+# alike, and following the top candidates of that flat map is a random walk whose length depends on the
+# classifier's calibration, which carried the box away from where the target reappears.
+FEATURELESS_CONTRAST = 1.0 / 255.0
 
 
 class RMANTracker:
@@ -285,14 +289,13 @@ class RMANTracker:
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
-        if ff.region_contrast() < FEATURELESS_CONTRAST:
-            return self._hold(t0, t1, t_apply)
+        featureless = ff.region_contrast() < FEATURELESS_CONTRAST  # nothing to see: hold (see FEATURELESS_CONTRAST)
         # a local reference: an async swap cannot change it mid-frame
         head = self.boot.front if self._booting() else self.updater.front
         hist = self._history()
         cands, feats, scores, top = self._detect(ff, hist, head)
         score = float(scores[top].mean())
-        success = score >= c.success_threshold
+        success = score >= c.success_threshold and not featureless
         box = cands[top].mean(0)
         if success and c.use_bbreg:
             box = self.bbreg.predict(self._bbreg_features(ff, cands[top], feats[top]), cands[top]).mean(0)
@@ -311,7 +314,7 @@ class RMANTracker:
         self.lost = not success
         self.n_lost = 0 if success else self.n_lost + 1
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
-        if success or (c.follow_when_lost and score >= c.follow_min_score):
+        if success or (c.follow_when_lost and score >= c.follow_min_score and not featureless):
             self.box = box
         if success:
             pos, neg, target = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg,
@@ -326,21 +329,6 @@ class RMANTracker:
         timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": t3 - t2,
                    "update": t4 - t3 + t_apply, "total": t4 - t0}
         return self._result(self.box, score, timings)
-
-    def _hold(self, t0: float, t1: float, t_apply: float) -> Dict:
-        """A frame whose search region is featureless (a black or dropped frame, a uniform occluder that fills
-        the region): it says nothing about the target. The box stays where the target was last seen, the
-        tracker reports lost and widens its search as on any lost frame, and nothing is learned from it.
-        Scoring it instead gives every candidate the same score, and following the top candidates of that
-        flat map is a random walk whose length depends on the classifier's calibration."""
-        c = self.cfg
-        self.lost = True
-        self.n_lost += 1
-        self.trans = min(self.trans * c.trans_expand, c.trans_max)
-        t2 = time.perf_counter()
-        timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": 0.0, "update": t_apply,
-                   "total": t2 - t0}
-        return self._result(self.box, 0.0, timings)
 
     def _booting(self) -> bool:
         """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head (not trained
