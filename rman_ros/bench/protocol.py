@@ -207,7 +207,8 @@ def markdown(cmp: Dict[str, object]) -> str:
         for p in peers:
             cells.append(f"{peers[p][g]:.3f}" if g in peers[p] else "")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| sequence | half | baseline | candidate | delta | seeds better/worse |", "|---|---|---|---|---|---|"]
+    lines += ["", "| sequence | half | baseline | candidate | delta | seeds better/worse |",
+              "|---|---|---|---|---|---|"]
     half_of = {n: h for h, names in cmp["split"].items() for n in names}
     for n, row in sorted(cmp["per_sequence"].items(), key=lambda kv: kv[1]["delta"]["mean"]):
         d = row["delta"]

@@ -99,12 +99,17 @@ def parse_tracker(name: str, overrides: Optional[Dict[str, object]] = None,
 class OpenCVTracker:
     """Adapter for OpenCV contrib trackers (RGB in, float boxes out)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, factory=None):
+        """`name`: one of OPENCV_TRACKERS; or any name with `factory`, a callable returning a new OpenCV
+        tracker of the main module's API (init / update)."""
         import cv2
 
         self.name = name
         self._cv2 = cv2
-        if name in OPENCV_MAIN:
+        if factory is not None:
+            self._factory = factory
+            self._legacy = False
+        elif name in OPENCV_MAIN:
             self._factory = getattr(cv2, OPENCV_MAIN[name])
             self._legacy = False
         elif name in OPENCV_LEGACY:
@@ -173,15 +178,10 @@ class NanoTrackTracker(OpenCVTracker):
 
         if not hasattr(cv2, "TrackerNano_create"):
             raise RuntimeError(f"OpenCV {cv2.__version__} has no TrackerNano")
-        self.name = "nanotrack"
-        self._cv2 = cv2
         params = cv2.TrackerNano_Params()
         params.backbone = str(Path(model_dir) / NANOTRACK_FILES[0])
         params.neckhead = str(Path(model_dir) / NANOTRACK_FILES[1])
-        self._factory = lambda: cv2.TrackerNano_create(params)
-        self._legacy = False
-        self._tracker = None
-        self._box = None
+        super().__init__("nanotrack", factory=lambda: cv2.TrackerNano_create(params))
 
 
 # --------------------------------------------------------------------------- RMAN

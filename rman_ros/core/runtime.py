@@ -94,8 +94,6 @@ def _cpuinfo_field(name: str) -> str:
 def cpu_description() -> str:
     """The CPU's model name, core count and the instruction-set flags that decide the tracker's speed, e.g.
     'AMD EPYC (2 cores; avx2, no avx512, no bf16)': every speed figure names its machine with this."""
-    import os
-
     flags = set(_cpuinfo_field("flags").split())
     isa = ["avx2" if "avx2" in flags else "no avx2",
            "avx512" if "avx512f" in flags else "no avx512",

@@ -24,10 +24,10 @@ from .variants import ABLATIONS
 # A search region whose grayscale standard deviation is below this (intensity in [0, 1]; one grey level of
 # 255) holds nothing to track: a black frame from the camera, or an occluder that fills the region (Bird1's
 # cloud). A small, faint target on a plain background (a bird entering the cloud: 2-4 grey levels) stays
-# above it, and a textured scene, even a dark one, lies far above it. Such a frame is scored as usual (failure updates
-# keep their schedule) but counts as lost and never moves the box: every candidate of a flat region scores
-# alike, and following the top candidates of that flat map is a random walk whose length depends on the
-# classifier's calibration, which carried the box away from where the target reappears.
+# above it, and a textured scene, even a dark one, lies far above it. Such a frame is scored as usual
+# (failure updates keep their schedule) but counts as lost and never moves the box: every candidate of a
+# flat region scores alike, and following the top candidates of that flat map is a random walk whose length
+# depends on the classifier's calibration, which carried the box away from where the target reappears.
 FEATURELESS_CONTRAST = 1.0 / 255.0
 
 
@@ -289,7 +289,7 @@ class RMANTracker:
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
-        featureless = ff.region_contrast() < FEATURELESS_CONTRAST  # nothing to see: hold (see FEATURELESS_CONTRAST)
+        featureless = ff.region_contrast() < FEATURELESS_CONTRAST  # never found, never followed
         # a local reference: an async swap cannot change it mid-frame
         head = self.boot.front if self._booting() else self.updater.front
         hist = self._history()
