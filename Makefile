@@ -35,11 +35,13 @@ bench: setup
 	  python -m rman_ros.bench report --results out/bench --dataset-root "$(DATA)"'
 
 SPEED_SEQS ?= Crossing,David,Deer,Bolt2,Football1
+SPEED_TARGET ?= 0.6
 bench-speed: setup
 	@bash -c 'set -e; $(ENV) \
 	  python -m rman_ros.bench run --dataset-root "$(DATA)" --sequences $(SPEED_SEQS) --trackers csrt,nanotrack,rman,rman:realtime,rman:baseline \
 	    --out out/speed --workers 1 --threads 2; \
-	  python -m rman_ros.bench report --results out/speed --dataset-root "$(DATA)" --sequences $(SPEED_SEQS)'
+	  python -m rman_ros.bench report --results out/speed --dataset-root "$(DATA)" --sequences $(SPEED_SEQS) \
+	    --speed-target $(SPEED_TARGET)'
 
 CANDIDATE ?=
 protocol: setup

@@ -291,3 +291,15 @@ def test_report_states_speed_against_csrt_and_names_the_cpu(tmp_path, capsys):
     assert "(1.00x CSRT)" in text and "x CSRT)" in text.split("mil")[1].splitlines()[0]
     assert f"speed measured on {cpu_description()}" in text
     assert "cores;" in cpu_description() and "avx512" in cpu_description()
+
+
+def test_speed_target_verdict_says_by_how_much_and_where_the_time_goes():
+    from rman_ros.bench.stages import speed_verdict
+
+    summary = {"stages": ["features", "detect", "update"], "features_ms": 20.0, "detect_ms": 10.0,
+               "update_ms": 70.0, "total_ms": 100.0}
+    line = speed_verdict("rman", 10.0, 40.0, 0.6, summary)
+    assert "0.25x CSRT" in line and "target 0.6x = 24.0 FPS" in line
+    assert "missed by 14.0 FPS" in line and "2.40x faster" in line
+    assert line.index("update 70.0 ms (70 %)") < line.index("features 20.0 ms") < line.index("detect 10.0")
+    assert speed_verdict("rman", 30.0, 40.0, 0.6, summary).endswith("met")

@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     from rman_ros.bench.report import build_report
-    from rman_ros.bench.stages import stage_line
+    from rman_ros.bench.stages import speed_verdict, stage_line
 
     scores = build_report(args.results, args.dataset_root, _csv(args.trackers), _csv(args.sequences),
                           title=args.title)
@@ -102,6 +102,12 @@ def cmd_report(args) -> int:
               f"CLE {s['cle']:7.2f}  FPS {fps}  ({s['sequences']} seq)")
         if s.get("stages"):
             print(" " * 18 + stage_line(s["stages"]))
+    if args.speed_target and csrt:
+        for n, s in sorted(scores.items(), key=lambda kv: -kv[1]["auc"]):
+            if n.startswith("rman") and s.get("fps") is not None and s["fps"] == s["fps"]:
+                print(speed_verdict(n, s["fps"], csrt, args.speed_target, s.get("stages")))
+    elif args.speed_target:
+        print("no csrt results in this folder: no speed target verdict")
     summary = Path(args.results) / "run_summary.json"
     if summary.is_file():
         data = json.loads(summary.read_text(encoding="utf-8") or "{}")
@@ -169,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--trackers", help="comma-separated result folders (default: all)")
     p.add_argument("--title", default="Benchmark report")
+    p.add_argument("--speed-target", type=float, default=0.0,
+                   help="also say whether each rman result reaches this multiple of CSRT's FPS (e.g. 0.6), by "
+                        "how much it misses and which stages take the time (needs csrt in the folder)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ablation", help="run + report the RMAN ablation set (paper Fig. 6)")

@@ -96,3 +96,20 @@ def stage_line(summary: Dict[str, object]) -> str:
     if "updates_per_100" in summary:
         text += f" | {summary['updates_per_100']:.1f} updates/100 frames, {summary['update_frame_ms']:.0f} ms each"
     return text
+
+
+def speed_verdict(name: str, fps: float, csrt_fps: float, target: float,
+                  summary: Optional[Dict[str, object]] = None) -> str:
+    """One line saying whether `name` reaches `target` x CSRT's FPS, by how much it misses, and where the
+    time goes (its largest stages, ms per frame and share), so that a missed target names its cause."""
+    need = target * csrt_fps
+    text = f"{name}: {fps:.1f} FPS = {fps / csrt_fps:.2f}x CSRT; target {target:g}x = {need:.1f} FPS: "
+    if fps >= need:
+        return text + "met"
+    text += f"missed by {need - fps:.1f} FPS (needs {need / fps:.2f}x faster, {1e3 / need:.1f} ms per frame)"
+    if summary and summary.get("total_ms"):
+        total = summary["total_ms"]
+        stages = sorted(((summary[f"{k}_ms"], k) for k in summary["stages"]), reverse=True)
+        text += "; time per frame: " + ", ".join(f"{k} {ms:.1f} ms ({100 * ms / total:.0f} %)"
+                                                  for ms, k in stages)
+    return text
