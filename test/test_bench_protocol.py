@@ -117,3 +117,22 @@ def test_incomplete_runs_are_not_paired(paired):
     assert cmp["runs"]["paired"] == [1] and cmp["runs"]["candidate"] == [1]
     with pytest.raises(FileNotFoundError, match="no results folder"):
         P.compare(out, root, "rman", "missing", P.load_split(split))
+
+
+def test_a_speed_change_is_kept_when_faster_and_within_the_tolerance(paired):
+    root, gts, split, out = paired
+    _write_runs(out, "rman", gts, [{n: 6.0 for n in gts}] * 6, seconds=0.1)
+    _write_runs(out, "rman-fast", gts, [{n: 6.0 for n in gts}] * 5 + [{n: 7.0 for n in gts}], seconds=0.05)
+    _write_runs(out, "rman-worse", gts, [{n: 14.0 for n in gts}] * 6, seconds=0.05)
+    _write_runs(out, "rman-slow", gts, [{n: 6.0 for n in gts}] * 6, seconds=0.2)
+    sp = P.load_split(split)
+    fast = P.compare(out, root, "rman", "rman-fast", sp, speed_change=True)
+    assert -0.01 < fast["groups"]["tune"]["delta"]["mean"] < 0  # slightly worse: no accuracy keep
+    assert P.compare(out, root, "rman", "rman-fast", sp)["verdict"].startswith("reject")
+    assert fast["verdict"].startswith("keep (speed change): 2.00x faster")
+    worse = P.compare(out, root, "rman", "rman-worse", sp, speed_change=True)["verdict"]
+    assert worse.startswith("reject: 2.00x faster, but the tune and check half")
+    slow = P.compare(out, root, "rman", "rman-slow", sp, speed_change=True)["verdict"]
+    assert slow == "reject: the speed change is not faster (0.50x)"
+    strict = P.compare(out, root, "rman", "rman-fast", sp, speed_change=True, tolerance=0.0)["verdict"]
+    assert strict.startswith("reject")

@@ -1,7 +1,8 @@
 """The default-selection protocol: a paired comparison of two result folders on the fixed tune/check split.
 
 A change to a default is kept only when it helps both halves of the split (``data/dev_split.json``), paired
-over at least :data:`MIN_SEEDS` seeds. Run ``k`` of a tracker (``T/S.txt`` for k = 1, ``T/repeat<k>/S.txt``
+over at least :data:`MIN_SEEDS` seeds. A change made for speed (``speed_change``) is kept when it is faster
+and costs neither half more than :data:`SPEED_TOLERANCE` AUC (the accuracy a speed change may trade). Run ``k`` of a tracker (``T/S.txt`` for k = 1, ``T/repeat<k>/S.txt``
 after) used seed ``k - 1``, so run k of the baseline and run k of the candidate form one pair. Only runs that
 have every sequence of the split in both folders are paired.
 
@@ -24,6 +25,7 @@ from rman_ros.bench.report import numbered_run_dirs, read_run
 from rman_ros.io import read_boxes, write_text_atomic
 
 MIN_SEEDS = 6
+SPEED_TOLERANCE = 0.01
 HALVES = ("tune", "check")
 ATTRIBUTES = ("IV", "SV", "OCC", "DEF", "MB", "FM", "IPR", "OPR", "OV", "BC", "LR")
 
@@ -104,7 +106,8 @@ def published_auc(folder: Path, sequences: Dict[str, D.Sequence]) -> Dict[str, f
 
 def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
             split: Optional[Dict[str, List[str]]] = None, peers: Optional[List[str]] = None,
-            published: str = "MDNet") -> Dict[str, object]:
+            published: str = "MDNet", speed_change: bool = False,
+            tolerance: float = SPEED_TOLERANCE) -> Dict[str, object]:
     """The paired comparison of `candidate` against `baseline` (result folder labels under `results`)."""
     split = split or load_split()
     wanted = split["tune"] + split["check"]
@@ -161,8 +164,29 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
     if pub:
         out["published"] = {"name": published, **{g: float(np.mean([pub[n] for n in names if n in pub]))
                                                   for g, names in groups.items() if any(n in pub for n in names)}}
-    out["verdict"] = verdict(table, len(pairs))
+    if speed_change:
+        ratio = speed[candidate] / speed[baseline] if speed.get(candidate) and speed.get(baseline) else None
+        out["verdict"] = speed_verdict(table, len(pairs), ratio, tolerance)
+    else:
+        out["verdict"] = verdict(table, len(pairs))
     return out
+
+
+def speed_verdict(table: Dict[str, Dict[str, object]], n_pairs: int, speedup: Optional[float],
+                  tolerance: float = SPEED_TOLERANCE) -> str:
+    """A change made for speed: 'keep' when, over at least MIN_SEEDS pairs, the candidate is faster and the
+    mean paired delta of each half is at least -tolerance."""
+    if n_pairs < MIN_SEEDS:
+        return f"undecided: {n_pairs} paired seeds, the protocol needs {MIN_SEEDS}"
+    if speedup is None:
+        return "undecided: no timings for both sides"
+    if speedup <= 1.0:
+        return f"reject: the speed change is not faster ({speedup:.2f}x)"
+    lost = [h for h in HALVES if table[h]["delta"]["mean"] < -tolerance]
+    if lost:
+        return (f"reject: {speedup:.2f}x faster, but the {' and '.join(lost)} half loses more than "
+                f"{tolerance:.3f} AUC")
+    return f"keep (speed change): {speedup:.2f}x faster, and neither half loses more than {tolerance:.3f} AUC"
 
 
 def verdict(table: Dict[str, Dict[str, object]], n_pairs: int) -> str:
@@ -263,7 +287,8 @@ def plot(cmp: Dict[str, object], path: Path) -> Optional[Path]:
 def run_protocol(args) -> int:
     split = load_split(args.split) if args.split else load_split()
     cmp = compare(args.results, args.dataset_root, args.baseline, args.candidate, split,
-                  [p for p in (args.peers or "").split(",") if p])
+                  [p for p in (args.peers or "").split(",") if p], speed_change=args.speed_change,
+                  tolerance=args.tolerance)
     out = Path(args.out) if args.out else Path(args.results) / "protocol" / f"{args.candidate}_vs_{args.baseline}"
     text = markdown(cmp)
     write_text_atomic(out / "protocol.md", text)
