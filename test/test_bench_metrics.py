@@ -107,3 +107,13 @@ def test_shape_errors():
         M.iou(np.zeros((2, 4)), np.zeros((3, 4)))
     with pytest.raises(ValueError):
         M.iou(np.zeros((2, 3)), np.zeros((2, 3)))
+
+
+def test_size_error_is_the_rms_log_side_ratio_and_off_target_counts_missed_frames():
+    gt = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [np.nan] * 4], dtype=float)
+    pred = np.array([[0, 0, 10, 10], [0, 0, 20, 20], [50, 50, 5, 5], [0, 0, 10, 10]], dtype=float)
+    expect = np.sqrt((0 + np.log(2) ** 2 + np.log(0.5) ** 2) / 3)  # frame 3 has no gt: not scored
+    assert M.size_error(pred, gt) == pytest.approx(expect)
+    assert M.off_target(pred, gt) == pytest.approx(1 / 3)  # only the box at (50, 50) misses the target
+    assert M.size_error(gt[:3], gt[:3]) == 0.0 and M.off_target(gt[:3], gt[:3]) == 0.0
+    assert np.isnan(M.size_error(pred[3:], gt[3:])) and np.isnan(M.off_target(pred[3:], gt[3:]))

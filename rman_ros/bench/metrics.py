@@ -83,6 +83,26 @@ def normalized_center_error(a, b) -> np.ndarray:
     return d
 
 
+def size_error(pred, gt) -> float:
+    """Box-size error of a sequence: RMS over scored frames of log(sqrt(area_pred / area_gt)), the log of the
+    side-length ratio (0.1 = sides about 10 % off). Frames whose gt or prediction has no area are skipped."""
+    a, b = _pair(pred, gt)
+    ok = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+    ok &= (a[:, 2] > 0) & (a[:, 3] > 0) & (b[:, 2] > 0) & (b[:, 3] > 0)
+    if not ok.any():
+        return float("nan")
+    r = 0.5 * np.log(a[ok, 2] * a[ok, 3] / (b[ok, 2] * b[ok, 3]))
+    return float(np.sqrt(np.mean(r * r)))
+
+
+def off_target(pred, gt, min_iou: float = 0.05) -> float:
+    """Share of the scored frames whose box overlaps the target by at most `min_iou`: the frames on which the
+    tracker was somewhere else (lost or on a distractor), as opposed to on the target with a poor box."""
+    ov = iou(pred, gt)
+    ov = ov[~np.isnan(ov)]
+    return float(np.mean(ov <= min_iou)) if ov.size else float("nan")
+
+
 def valid_gt(gt) -> np.ndarray:
     """Mask of gt rows used for scoring (all four numbers finite)."""
     return np.all(np.isfinite(_as_boxes(gt)), axis=1)

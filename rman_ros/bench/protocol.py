@@ -52,6 +52,8 @@ class Run:
     """Per-sequence AUC and timing of one run (one seed) of one tracker."""
 
     auc: Dict[str, float]
+    size_err: Dict[str, float]  # metrics.size_error per sequence
+    off: Dict[str, float]  # metrics.off_target per sequence
     frames: int
     seconds: Optional[float]  # None when a sequence has no timing file
 
@@ -66,20 +68,22 @@ def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, 
         raise FileNotFoundError(f"no results folder {tracker_dir}")
     runs = {}
     for k, d in numbered_run_dirs(Path(tracker_dir)).items():
-        auc, frames, seconds = {}, 0, 0.0
+        auc, size_err, off, frames, seconds = {}, {}, {}, 0, 0.0
         for name, seq in sequences.items():
             run = read_run(d, seq)
             if run is None:
                 break
             boxes, times = run
             auc[name] = M.sequence_metrics(boxes, seq.gt)["auc"]
+            size_err[name] = M.size_error(boxes, seq.gt)
+            off[name] = M.off_target(boxes, seq.gt)
             if seconds is not None and times is not None:
                 frames += len(times)
                 seconds += float(np.sum(times))
             else:
                 seconds = None
         else:
-            runs[k] = Run(auc, frames, seconds)
+            runs[k] = Run(auc, size_err, off, frames, seconds)
     return runs
 
 
@@ -90,8 +94,9 @@ def _mean_se(x: np.ndarray) -> Dict[str, float]:
             "n": int(len(x))}
 
 
-def _group_mean(run: Run, names: List[str]) -> float:
-    return float(np.mean([run.auc[n] for n in names]))
+def _group_mean(run: Run, names: List[str], field: str = "auc") -> float:
+    values = [getattr(run, field)[n] for n in names]
+    return float(np.mean(values) if field == "auc" else np.nanmean(values))
 
 
 def published_auc(folder: Path, sequences: Dict[str, D.Sequence]) -> Dict[str, float]:
@@ -137,6 +142,9 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
         c = np.array([_group_mean(cand[k], names) for k in pairs])
         table[g] = {"sequences": len(names), "baseline": float(b.mean()), "candidate": float(c.mean()),
                     "delta": _mean_se(c - b)}
+        for field in ("size_err", "off"):  # why AUC moved: box size, or frames spent off the target
+            table[g][field] = {side: float(np.mean([_group_mean(runs[k], names, field) for k in pairs]))
+                               for side, runs in (("baseline", base), ("candidate", cand))}
     out["groups"] = table
     out["per_sequence"] = {n: {"baseline": float(np.mean([base[k].auc[n] for k in pairs])),
                                "candidate": float(np.mean([cand[k].auc[n] for k in pairs])),
@@ -231,6 +239,16 @@ def markdown(cmp: Dict[str, object]) -> str:
         for p in peers:
             cells.append(f"{peers[p][g]:.3f}" if g in peers[p] else "")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Why AUC moved, per half: the box-size error (RMS of the log side-length ratio to the ground "
+              "truth, 0.10 = sides about 10 % off) and the share of frames spent off the target (IoU <= 0.05: "
+              "lost or on a distractor), mean over sequences and paired seeds.", "",
+              "| group | size error baseline | size error candidate | off-target baseline | off-target candidate |",
+              "|---|---|---|---|---|"]
+    for g in ("all",) + HALVES:
+        row = cmp["groups"][g]
+        if "size_err" in row:
+            lines.append(f"| {g} | {row['size_err']['baseline']:.3f} | {row['size_err']['candidate']:.3f} | "
+                         f"{row['off']['baseline']:.3f} | {row['off']['candidate']:.3f} |")
     lines += ["", "| sequence | half | baseline | candidate | delta | seeds better/worse |",
               "|---|---|---|---|---|---|"]
     half_of = {n: h for h, names in cmp["split"].items() for n in names}
