@@ -237,19 +237,18 @@ def test_sgd_step_matches_clip_then_decayed_momentum_sgd(clip):
         assert torch.allclose(pa, pb, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("keep_first", [False, True])
-def test_sample_pools_window_and_first_frame_anchor(keep_first):
+def test_sample_pools_window_and_first_record():
     from rman_ros.core.pools import SamplePools
-    pools = SamplePools(pos_frames=3, neg_frames=2, keep_first=keep_first)
+    pools = SamplePools(pos_frames=3, neg_frames=2)
     hist = torch.zeros(2, 4)
     for f in range(6):
         pools.add(f, hist, torch.full((2, 4), float(f)), torch.full((3, 4), -float(f)))
     pos, neg = pools.snapshot()
     assert [r.frame for r in neg] == [4, 5]
-    assert [r.frame for r in pos] == ([0, 3, 4, 5] if keep_first else [3, 4, 5])
+    assert [r.frame for r in pos] == [3, 4, 5]
     pos, _ = pools.snapshot(pos_last=2)  # short-term updates use the recent frames only
     assert [r.frame for r in pos] == [4, 5]
-    assert torch.equal(pools.first.feats, torch.zeros(2, 4))
+    assert torch.equal(pools.first.feats, torch.zeros(2, 4))  # the first frame's record outlives the window
 
 
 def test_sample_table_draws_what_one_gather_per_frame_draws():

@@ -160,28 +160,6 @@ def test_scale_filter_finds_the_size_change_of_a_shifted_pyramid():
         ScaleFilter(n_scales=2)
 
 
-def test_aspect_filter_boxes_keep_centre_and_area_and_find_a_stretch():
-    from rman_ros.core.scale_filter import model_size, pixel_pyramid
-    af = ScaleFilter(n_scales=17, step=1.02, aspect=True)
-    box = np.array([60.0, 40.0, 30.0, 50.0])
-    pyr = af.boxes(box)
-    assert pyr.shape == (17, 4) and np.allclose(pyr[8], box)
-    np.testing.assert_allclose(pyr[:, :2] + pyr[:, 2:] / 2, np.repeat((box[:2] + box[2:] / 2)[None], 17, 0))
-    np.testing.assert_allclose(pyr[:, 2] * pyr[:, 3], 30.0 * 50.0)
-    np.testing.assert_allclose(pyr[-1, 2:], box[2:] * [1.02 ** 8, 1.02 ** -8])
-    # a smooth texture; the filter learns the box, then sees boxes of the wrong aspect ratio (same centre)
-    rng = np.random.default_rng(5)
-    gray = cv2.GaussianBlur(rng.random((160, 200)).astype(np.float32), (0, 0), 2.0)
-    mwh = model_size(box[2:])
-    af.update(pixel_pyramid(gray, af.boxes(box), mwh))
-    assert af.detect(pixel_pyramid(gray, af.boxes(box), mwh)) == 1.0
-    for k in (-5, 5):
-        wrong = np.concatenate([box[:2], box[2:] * [1.02 ** k, 1.02 ** -k]])
-        wrong[:2] += (box[2:] - wrong[2:]) / 2  # same centre
-        a = af.detect(pixel_pyramid(gray, af.boxes(wrong), mwh))
-        assert np.isclose(np.log(a) / np.log(1.02), -k, atol=1), (k, a)  # narrows a too wide box and back
-
-
 def test_efficientnet_loads_strictly_and_cuts():
     from rman_ros.core.backbone import EfficientNetFeatures, load_efficientnet_lite0
     net = load_efficientnet_lite0()
@@ -342,8 +320,7 @@ def test_box_features_fused_projection_equals_standardise_then_project():
 
 
 def test_classifier_rois_are_the_boxes_scaled_about_their_centres():
-    """roi_scale: the classifier reads each box's RoI scaled about its centre (the core of the box below 1);
-    box regression's context features keep their own factor."""
+    """roi_scale: the classifier reads each box's RoI scaled about its centre (the core of the box below 1)."""
     from rman_ros.core.features import FeatureExtractor, scaled_boxes
     boxes = np.array([[10.0, 20.0, 40.0, 30.0], [0.0, 0.0, 8.0, 16.0]])
     core = scaled_boxes(boxes, 0.8)
@@ -359,7 +336,6 @@ def test_classifier_rois_are_the_boxes_scaled_about_their_centres():
     sq = np.array([[60.0, 40.0, 40.0, 40.0]])
     assert torch.allclose(ff(box), ex.box_features(ff, sq), atol=1e-6)  # the box's core: the square alone
     assert not torch.allclose(ff(box), ex.box_features(ff, np.atleast_2d(box)), atol=1e-3)
-    assert torch.allclose(ff.context(box, 1.0), ex.box_features(ff, np.atleast_2d(box), project=False))
 
 
 def _pyramid_reference(gray, boxes, model_wh, cell=4, bins=9):

@@ -49,7 +49,7 @@ def test_idle_output_and_diagnostics_ok(h):
                   what="idle diagnostics")[-1]
     assert st.name == f"/{h.node.get_namespace().strip('/')}/rman_tracker: tracker"
     for key in ("input_rate_hz", "processed_rate_hz", "latency_ms_p50", "frames_dropped", "score",
-                "updates_done", "memory_bootstrap", "device", "track_id"):
+                "updates_done", "device", "track_id"):
         assert _value(st, key) is not None, key
     assert _value(st, "device") == "cpu"
     assert _value(st, "matmul_backend") in ("mkl", "onednn")

@@ -63,23 +63,12 @@ class RMANConfig:
     n_pos_init: int = _f(500, "positives among N1 (rest are negatives)", "py-mdnet", (1, 100000))
     init_iters: int = _f(50, "training iterations on the first frame", "paper", (0, 10000))
     lr_init: float = _f(2e-4, "learning rate of the first-frame training", "paper", (0.0, 10.0))
-    bootstrap_frames: int = _f(0, "memory bootstrap: frames 1..M are tracked by a memory-free head (the Baseline "
-                               "variant's FC classifier on the CNN features, trained on the first frame), so the "
-                               "sample pools fill with real tracked histories; at frame M the RMAN head is trained "
-                               "on them (bootstrap_iters at lr_init) and takes over; a head without a memory skips "
-                               "it. 0 = the paper's initialisation (the RMAN head trained on frame 0 with the first "
-                               "target as every history patch). Off because it did not improve accuracy reliably "
-                               "over paired seeds: it holds some targets and loses others", "ours", (0, 100000))
-    bootstrap_iters: int = _f(50, "memory bootstrap: iterations of the RMAN head's first training at frame "
-                              "bootstrap_frames (default: the paper's 50 first-frame iterations)", "ours",
-                              (1, 10000))
     baseline_fusion: float = _f(0.5, "score fusion: weight w of a memory-free head (the Baseline variant's FC "
                                 "classifier on the CNN features, trained beside the RMAN head on the same samples "
                                 "and schedule) in every candidate's score, (1 - w) p_RMAN + w p_Baseline; 0 = the "
-                                "paper's RMAN score alone, as the ablation variants use. With bootstrap_frames it "
-                                "starts at the hand-over. Without offline training the RMAN head scores histories it "
-                                "has not seen low and loses some targets depending on the seed; the memory-free "
-                                "head's score holds them", "ours", (0.0, 1.0))
+                                "paper's RMAN score alone, as the ablation variants use. Without offline training "
+                                "the RMAN head scores histories it has not seen low and loses some targets "
+                                "depending on the seed; the memory-free head's score holds them", "ours", (0.0, 1.0))
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------
@@ -131,10 +120,6 @@ class RMANConfig:
                              "1 = none, so the regressor cannot change the aspect ratio. py-MDNet uses 1.1, which "
                              "here let the first-frame regressor distort boxes of targets whose shape stays the "
                              "same", "py-mdnet", (1.0, 4.0))
-    bbreg_context: float = _f(0.0, "bbox-regression features: RoIAlign of the box enlarged this many times, "
-                              "before PCA, so the regressor sees the target's edges (0 = the tracker's own "
-                              "box features). Off because the wider context barely changed the regressor's "
-                              "bias toward larger boxes", "ours", (0.0, 4.0))
     use_bbreg: bool = _f(True, "refine the detection with bounding-box regression", "paper", runtime=True)
     scale_rate: float = _f(0.5, "weight of the new box size against the previous one (geometric blend; "
                            "1 = take the new size, as py-MDNet). It damps the slow growth that the first-frame "
@@ -151,21 +136,10 @@ class RMANConfig:
                                   "ours", (1.001, 1.5))
     scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST's value)", "ours",
                                 (0.0, 1.0))
-    aspect_filter: bool = _f(False, "with the scale filter: a second filter of the same kind over boxes of equal "
-                             "area and varied aspect ratio (width x step**n, height / step**n) sets the aspect "
-                             "ratio, which the scale filter alone keeps from the first frame. Off because it helps "
-                             "targets that change shape but loses others, with no reliable gain, and costs two more "
-                             "pyramids per frame", "ours")
-    aspect_filter_ratios: int = _f(17, "aspect filter: number of aspect ratios in its pyramid", "ours", (3, 129))
-    aspect_filter_step: float = _f(1.02, "aspect filter: width ratio between neighbouring pyramid boxes", "ours",
-                                   (1.001, 1.5))
     top_k: int = _f(5, "average the top-k candidates as the detection", "py-mdnet", (1, 1000), runtime=True)
     # ---------------- sample pools (py-MDNet conventions) ----------------
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))
     neg_pool_frames: int = _f(20, "frames kept in the negative pool", "py-mdnet", (1, 100000))
-    keep_first_frame: bool = _f(False, "keep the first frame's positives in every long-term update after they "
-                                "leave the pos_pool_frames window. Off, as in py-MDNet: it did not improve "
-                                "accuracy", "ours")
     short_term_frames: int = _f(20, "frames used by a failure-triggered (short-term) update", "py-mdnet",
                                 (1, 100000))
     # ---------------- failure handling (py-MDNet conventions) ----------------
@@ -184,10 +158,6 @@ class RMANConfig:
                                  "search widens (0 = always follow, as py-MDNet). On a fully occluded target nothing "
                                  "in the search region scores, and following the noise of a flat score map is a "
                                  "random walk that can leave the target's area", "ours", (0.0, 1.0), runtime=True)
-    redetect_after: int = _f(0, "after this many consecutive lost frames, draw half of the candidates uniformly "
-                             "over the whole search region instead of around the last box (0 = off). Off because "
-                             "it finds some lost targets again but jumps to distractors on others", "ours",
-                             (0, 100000), runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------

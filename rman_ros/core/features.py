@@ -78,11 +78,6 @@ class FrameFeatures:
         s = self.ex.cfg.roi_scale
         return self.ex.box_features(self, np.atleast_2d(boxes) if s == 1.0 else scaled_boxes(boxes, s))
 
-    def context(self, boxes: np.ndarray, factor: float) -> torch.Tensor:
-        """Standardised RoI features (before the PCA projection) of `boxes` enlarged `factor` times about
-        their centres: what bounding-box regression sees, including the target's surroundings."""
-        return self.ex.box_features(self, scaled_boxes(boxes, factor), project=False)
-
 
 class FeatureExtractor:
     def __init__(self, cfg, device: torch.device):

@@ -18,13 +18,12 @@ class FrameSamples:
 
 
 class SamplePools:
-    """pos_frames / neg_frames most recent frames; with keep_first, the first frame's positives stay in
-    the long-term pool after they would have aged out (an anchor against drift)."""
+    """pos_frames / neg_frames most recent frames; `first` keeps the first frame's positives (with its
+    history: what analysis.history_scores pairs with) after they age out."""
 
-    def __init__(self, pos_frames: int, neg_frames: int, keep_first: bool = False):
+    def __init__(self, pos_frames: int, neg_frames: int):
         self.pos: deque = deque(maxlen=pos_frames)
         self.neg: deque = deque(maxlen=neg_frames)
-        self.keep_first = keep_first
         self.first: Optional[FrameSamples] = None
 
     def add(self, frame: int, hist: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> None:
@@ -41,8 +40,6 @@ class SamplePools:
         pos: List[FrameSamples] = list(self.pos)
         if pos_last > 0:
             pos = pos[-pos_last:]
-        elif self.keep_first and self.first is not None and (not pos or pos[0] is not self.first):
-            pos = [self.first] + pos
         return pos, list(self.neg)
 
     def __len__(self) -> int:

@@ -8,10 +8,8 @@ future work. That regressor loses its sensitivity to oversized boxes as the targ
 Per frame: S boxes share the target centre and have sizes size * step**n, n = -(S-1)/2 .. (S-1)/2. Each is
 resampled to one fixed template and described by gradient-orientation histograms (`pixel_pyramid`), so
 the box of the right size shows the same content at every frame; the S x D features form a signal along
-the scale axis. In aspect mode (`aspect=True`) the boxes keep the area and have widths w * step**n and
-heights h / step**n, so the same filter finds the aspect ratio instead (the scale filter alone keeps the
-first frame's aspect ratio for the whole sequence). The filter (per feature dimension, Fourier domain
-along that axis) maps it to a Gaussian peaked at the centre scale:
+the scale axis. The filter (per feature dimension, Fourier domain along that axis) maps it to a Gaussian
+peaked at the centre scale:
     H_d = conj(G) F_d / (sum_d' conj(F_d') F_d' + lambda)
 with numerator A and denominator B kept as running averages of rate `lr`; the detected scale is the
 argmax of  y = IFFT( sum_d conj(A_d) Z_d / (B + lambda) ).
@@ -28,11 +26,10 @@ import numpy as np
 
 class ScaleFilter:
     def __init__(self, n_scales: int = 33, step: float = 1.02, lr: float = 0.025, sigma_factor: float = 0.25,
-                 lam: float = 1e-2, aspect: bool = False):
+                 lam: float = 1e-2):
         if n_scales < 3 or step <= 1.0:
             raise ValueError("scale filter needs n_scales >= 3 and step > 1")
         self.n = int(n_scales)
-        self.aspect = bool(aspect)
         self.lr = float(lr)
         self.lam = float(lam)
         offsets = np.arange(self.n) - (self.n - 1) / 2.0
@@ -44,13 +41,11 @@ class ScaleFilter:
         self.den: Optional[np.ndarray] = None                     # B (S,)
 
     def boxes(self, box: np.ndarray, size: Optional[np.ndarray] = None) -> np.ndarray:
-        """The S pyramid boxes (x, y, w, h) centred on `box`, sized `size` (default the box's own) x factors
-        (aspect mode: width x factors, height / factors)."""
+        """The S pyramid boxes (x, y, w, h) centred on `box`, sized `size` (default the box's own) x factors."""
         box = np.asarray(box, dtype=np.float64)
         wh = np.asarray(box[2:] if size is None else size, dtype=np.float64)
         c = box[:2] + box[2:] / 2
-        f = self.factors[:, None]
-        sizes = wh[None] * (np.concatenate([f, 1.0 / f], 1) if self.aspect else f)
+        sizes = wh[None] * self.factors[:, None]
         return np.concatenate([c[None] - sizes / 2, sizes], 1)
 
     def _spectrum(self, feats) -> np.ndarray:
@@ -75,9 +70,8 @@ class ScaleFilter:
         return np.fft.ifft((np.conj(self.num) * z).sum(1) / (self.den + self.lam)).real
 
     def detect(self, feats) -> float:
-        """Size multiplier (one of the pyramid factors; aspect mode: the width's, the height's is its inverse)
-        that best matches the learned appearance; 1 when the response has no positive peak (e.g. a blank
-        frame)."""
+        """Size multiplier (one of the pyramid factors) that best matches the learned appearance; 1 when the
+        response has no positive peak (e.g. a blank frame)."""
         y = self.response(feats)
         if not np.all(np.isfinite(y)) or y.max() <= 0:
             return 1.0
@@ -140,11 +134,11 @@ def pixel_pyramid(gray: np.ndarray, boxes: np.ndarray, model_wh: tuple, cell: in
     shows the same content at every frame: per cell of `cell` x `cell` pixels, a magnitude-weighted
     histogram of unsigned gradient orientations (linear votes between bins, L2-normalised per cell) and the
     mean intensity. gray: HxW float32 in [0, 1]; boxes (S, 4) x, y, w, h, centred on one point
-    (a scale pyramid, and an aspect pyramid after it) -> (S, D)."""
+    (a scale pyramid) -> (S, D)."""
     boxes = np.asarray(boxes, dtype=np.float64)
     mw, mh = model_wh
     s, ch, cw = len(boxes), mh // cell, mw // cell
-    mid_area = np.median(boxes[:, 2] * boxes[:, 3])  # the middle box of a scale pyramid (also with aspect boxes)
+    mid_area = np.median(boxes[:, 2] * boxes[:, 3])  # the middle box of a scale pyramid
     outer = np.concatenate([boxes[:, :2].min(0), (boxes[:, :2] + boxes[:, 2:]).max(0) - boxes[:, :2].min(0)])
     # one anti-aliased shrink of the region that holds every pyramid box, so that the middle box is about
     # template sized; all S templates are then sampled from it bilinearly in one remap

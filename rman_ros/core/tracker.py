@@ -47,7 +47,6 @@ class RMANTracker:
         self.matmul_backend = select_matmul_backend(cfg.matmul_backend) if self._device.type == "cpu" else "cuda"
         self.features = FeatureExtractor(cfg, self._device)
         self.updater: Optional[Updater] = None
-        self.boot: Optional[Updater] = None  # memory bootstrap: the memory-free head of frames 1..M
         self.aux: Optional[Updater] = None  # score fusion: the memory-free head scored beside the RMAN head
         self.initialized = False
 
@@ -78,10 +77,8 @@ class RMANTracker:
         self.cfg = config
         if self.updater is not None:
             self.updater.cfg = config
-        if self.boot is not None:
-            self.boot.cfg = self._boot_cfg(config)
         if self.aux is not None:
-            self.aux.cfg = self._boot_cfg(config)
+            self.aux.cfg = self._aux_cfg(config)
         if self.initialized and not self.lost:
             self.trans = config.trans
 
@@ -114,29 +111,13 @@ class RMANTracker:
         the frame map were tried: they are not scale-covariant, and the filter then holds the size.)"""
         return pixel_pyramid(ff.grayscale(), boxes, self._scale_model)
 
-    def _size_feats(self, ff: FrameFeatures, box: np.ndarray, size: Optional[np.ndarray] = None):
-        """The pyramid features of every size filter (scale, and aspect when on) around `box` at `size`, from
-        one pixel_pyramid call (all pyramids share the template)."""
-        boxes = [f.boxes(box, size) for f in self.size_filters]
-        feats = self._scale_feats(ff, np.concatenate(boxes))
-        return np.split(feats, np.cumsum([len(b) for b in boxes])[:-1])
-
-    def _update_size_filters(self, ff: FrameFeatures, box: np.ndarray) -> None:
-        for f, feats in zip(self.size_filters, self._size_feats(ff, box)):
-            f.update(feats)
-
-    def _bbreg_features(self, ff: FrameFeatures, boxes: np.ndarray,
-                        feats: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Box-regression input: the boxes' own features (reused when given) or, with bbreg_context,
-        their enlarged RoIs."""
-        c = self.cfg
-        if c.bbreg_context > 0:
-            return ff.context(boxes, c.bbreg_context)
-        return feats if feats is not None else ff(boxes)
+    def _size_feats(self, ff: FrameFeatures, box: np.ndarray, size: Optional[np.ndarray] = None) -> np.ndarray:
+        """The scale filter's pyramid features around `box` at `size` (default the box's own)."""
+        return self._scale_feats(ff, self.scale_filter.boxes(box, size))
 
     @staticmethod
-    def _boot_cfg(c: RMANConfig) -> RMANConfig:
-        """The memory bootstrap head's config: the Baseline variant's (no memory) with `c`'s other values."""
+    def _aux_cfg(c: RMANConfig) -> RMANConfig:
+        """The score-fusion head's config: the Baseline variant's (no memory) with `c`'s other values."""
         return c.replace(**ABLATIONS["baseline"])
 
     def _new_head(self, c: Optional[RMANConfig] = None, seed_offset: int = 0) -> RMANHead:
@@ -149,8 +130,8 @@ class RMANTracker:
 
     # ------------------------------------------------------------------ API
     # what initialize() replaces: a failed initialize() puts these back, so the previous track goes on
-    _TRACK_STATE = ("rng", "hist", "size_filters", "_scale_model", "bbreg", "updater", "boot", "aux", "pools",
-                    "box", "frame_idx", "last_update_frame", "trans", "lost", "n_lost", "initialized")
+    _TRACK_STATE = ("rng", "hist", "scale_filter", "_scale_model", "bbreg", "updater", "aux", "pools",
+                    "box", "frame_idx", "last_update_frame", "trans", "lost", "initialized")
     _FEATURE_STATE = ("mean", "std", "proj", "proj_mean", "_fused")
 
     def initialize(self, image, box) -> Dict:
@@ -179,7 +160,7 @@ class RMANTracker:
         return result
 
     def _updaters(self) -> list:
-        return [u for u in (self.updater, self.boot, self.aux) if u is not None]
+        return [u for u in (self.updater, self.aux) if u is not None]
 
     def _initialize(self, image, box) -> Dict:
         t0 = time.perf_counter()
@@ -197,36 +178,27 @@ class RMANTracker:
         pos, neg = both[: pos.shape[0]], both[pos.shape[0]:]
         target = self.features.project(target[None])[0]
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
-        self.size_filters = []  # the scale filter, then the aspect filter
+        self.scale_filter: Optional[ScaleFilter] = None
         if c.scale_filter:
-            self.size_filters.append(ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr))
-            if c.aspect_filter:
-                self.size_filters.append(ScaleFilter(c.aspect_filter_ratios, c.aspect_filter_step,
-                                                     c.scale_filter_lr, aspect=True))
+            self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
             self._scale_model = model_size(box[2:])
-            self._update_size_filters(ff, box)
+            self.scale_filter.update(self._size_feats(ff, box))
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
         if c.use_bbreg and c.n_bbreg > 0:
             bb = draw_labelled("uniform", box, c.n_bbreg, c.bbreg_trans, c.bbreg_scale, self.rng,
                                (c.bbreg_iou, 1.0), min_side=c.min_box_px, aspect=c.bbreg_aspect)
-            self.bbreg.fit(self._bbreg_features(ff, bb), bb, box)
+            self.bbreg.fit(ff(bb), bb, box)
         t2 = time.perf_counter()
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
         first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
-        self.boot = None
-        if c.bootstrap_frames > 0 and (c.use_lstm or c.aggregation != "none"):  # a head that has a memory
-            bc = self._boot_cfg(c)
-            self.boot = Updater(self._new_head(bc, seed_offset=1), bc, self.rng)
-            self.boot.update(*first, c.init_iters, c.lr_init)
-        else:  # the paper's initialisation
-            self.updater.update(*first, c.init_iters, c.lr_init)
+        self.updater.update(*first, c.init_iters, c.lr_init)
         self.aux = None
         if c.baseline_fusion > 0 and (c.use_lstm or c.aggregation != "none"):
-            bc = self._boot_cfg(c)
+            bc = self._aux_cfg(c)
             self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
             self.aux.update(*first, c.init_iters, c.lr_init)
-        self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames, c.keep_first_frame)
+        self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
         keep = host_to_device(self.rng.permutation(neg.shape[0])[: c.n_neg_update], neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
         self.box = box
@@ -234,7 +206,6 @@ class RMANTracker:
         self.last_update_frame = 0
         self.trans = c.trans
         self.lost = False
-        self.n_lost = 0  # consecutive lost frames
         self.initialized = True
         t3 = time.perf_counter()
         timings = {"features": t1 - t0, "samples": t2 - t1, "train": t3 - t2, "total": t3 - t0}
@@ -245,20 +216,14 @@ class RMANTracker:
         return {"box": tuple(float(v) for v in box), "score": float(score),
                 "state": "lost" if self.lost else "tracking", "timings": timings,
                 "updates_done": u.updates_done, "last_update_s": u.last_update_s,
-                "update_error": u.error or (self.boot.error if self.boot is not None else None),
-                "frame": self.frame_idx, "bootstrapping": self._booting()}
+                "update_error": u.error, "frame": self.frame_idx}
 
     @torch.no_grad()
     def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
         c = self.cfg
         h, w = ff.image.shape[:2]
-        n_wide = c.n_candidates // 2 if 0 < c.redetect_after <= self.n_lost else 0
-        cands = draw("gaussian", self.box, c.n_candidates - n_wide, self.trans, c.scale_step, self.rng,
+        cands = draw("gaussian", self.box, c.n_candidates, self.trans, c.scale_step, self.rng,
                      bounds=(0.0, 0.0, float(w), float(h)), min_side=c.min_box_px)
-        if n_wide:  # lost for a while: search the whole region too
-            wide = draw("whole", self.box, n_wide, 0.0, c.scale_step, self.rng, bounds=ff.region_bounds(),
-                        min_side=c.min_box_px)
-            cands = np.concatenate([cands, wide])
         feats = ff(cands)
         scores = head.score(hist, feats)
         if self.aux is not None and head is self.updater.front:  # score fusion
@@ -266,9 +231,6 @@ class RMANTracker:
             scores = (1.0 - w) * scores + w * self.aux.front.score(hist, feats)
         k = min(c.top_k, len(cands))
         top = torch.topk(scores, k).indices.cpu().numpy()
-        if n_wide:  # average only the top candidates next to the best one, not ones spread over the region
-            ctr = cands[top, :2] + cands[top, 2:] / 2
-            top = top[np.linalg.norm(ctr - ctr[0], axis=1) <= self.box[2:].mean()]
         return cands, feats, scores.cpu().numpy(), top
 
     def track(self, image) -> Dict:
@@ -282,8 +244,6 @@ class RMANTracker:
         self.box = self._fit_into(self.box, W, H)
         ta = time.perf_counter()
         self.updater.apply_due(self.frame_idx)  # deferred mode: swap in the update due at this frame
-        if self.boot is not None:
-            self.boot.apply_due(self.frame_idx)
         if self.aux is not None:
             self.aux.apply_due(self.frame_idx)
         t_apply = time.perf_counter() - ta  # waiting for it counts as update time
@@ -291,20 +251,16 @@ class RMANTracker:
         t1 = time.perf_counter()
         featureless = ff.region_contrast() < FEATURELESS_CONTRAST  # never found, never followed
         # a local reference: an async swap cannot change it mid-frame
-        head = self.boot.front if self._booting() else self.updater.front
+        head = self.updater.front
         hist = self._history()
         cands, feats, scores, top = self._detect(ff, hist, head)
         score = float(scores[top].mean())
         success = score >= c.success_threshold and not featureless
         box = cands[top].mean(0)
         if success and c.use_bbreg:
-            box = self.bbreg.predict(self._bbreg_features(ff, cands[top], feats[top]), cands[top]).mean(0)
-        if success and self.size_filters:  # size (and aspect) from the pyramids at the refined centre
-            feats = self._size_feats(ff, box, self.box[2:])
-            size = self.box[2:] * self.size_filters[0].detect(feats[0])
-            if len(self.size_filters) > 1:  # width x a, height / a
-                a = self.size_filters[1].detect(feats[1])
-                size = size * np.array([a, 1.0 / a])
+            box = self.bbreg.predict(feats[top], cands[top]).mean(0)
+        if success and self.scale_filter is not None:  # size from the scale pyramid at the refined centre
+            size = self.box[2:] * self.scale_filter.detect(self._size_feats(ff, box, self.box[2:]))
             box = np.concatenate([box[:2] + box[2:] / 2 - size / 2, size])
         if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
             size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
@@ -312,7 +268,6 @@ class RMANTracker:
         box = self._fit_into(box, W, H)
         t2 = time.perf_counter()
         self.lost = not success
-        self.n_lost = 0 if success else self.n_lost + 1
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
         if success or (c.follow_when_lost and score >= c.follow_min_score and not featureless):
             self.box = box
@@ -321,8 +276,8 @@ class RMANTracker:
                                              False)
             self.pools.add(self.frame_idx, hist, pos, neg)
             self.hist.append(target)
-            if self.size_filters:
-                self._update_size_filters(ff, box)
+            if self.scale_filter is not None:
+                self.scale_filter.update(self._size_feats(ff, box))
         t3 = time.perf_counter()
         self._maybe_update(success)
         t4 = time.perf_counter()
@@ -330,42 +285,19 @@ class RMANTracker:
                    "update": t4 - t3 + t_apply, "total": t4 - t0}
         return self._result(self.box, score, timings)
 
-    def _booting(self) -> bool:
-        """Memory bootstrap: True while the memory-free head tracks, i.e. until the RMAN head (not trained
-        on frame 0) has its first training, started at frame bootstrap_frames; then the bootstrap head is
-        released."""
-        if self.boot is None:
-            return False
-        if self.updater.updates_done > 0:
-            self.boot.close()
-            self.boot = None
-            return False
-        return True
-
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
         since = self.frame_idx - self.last_update_frame
-        updater = self.updater
-        if self._booting():
-            if self.updater.busy or self.updater.pending:  # the RMAN head's first training is running
-                return
-            if self.frame_idx >= c.bootstrap_frames:  # hand over: all pools, whose histories were tracked
-                pos, neg = self.pools.snapshot()  # (a failed hand-over training is tried again next frame)
-                if self.updater.update(pos, neg, c.bootstrap_iters, c.lr_init, c.update_mode,
-                                       due=self.frame_idx + c.update_lag):
-                    self.last_update_frame = self.frame_idx
-                return
-            updater = self.boot
         if not success and since >= c.failure_update_gap:  # failure: short-term update early
             pos, neg = self.pools.snapshot(c.short_term_frames)
         elif success and since >= c.update_interval:  # regular long-term update every N3 frames
             pos, neg = self.pools.snapshot()
         else:
             return
-        if updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
-                          due=self.frame_idx + c.update_lag):
+        if self.updater.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
+                               due=self.frame_idx + c.update_lag):
             self.last_update_frame = self.frame_idx
-            if self.aux is not None and updater is self.updater:
+            if self.aux is not None:
                 self.aux.update(pos, neg, c.update_iters, c.lr_update * c.lr_update_factor, c.update_mode,
                                 due=self.frame_idx + c.update_lag)
 
@@ -390,14 +322,12 @@ class RMANTracker:
             self.track(image)
         self.close()
         self.features.mean = self.features.std = self.features.proj = self.features.proj_mean = None
-        self.updater = self.boot = self.aux = None
+        self.updater = self.aux = None
         self.initialized = False
         return time.perf_counter() - t0
 
     def close(self) -> None:
         if self.updater is not None:
             self.updater.close()
-        if self.boot is not None:
-            self.boot.close()
         if self.aux is not None:
             self.aux.close()

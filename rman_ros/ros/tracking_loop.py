@@ -178,7 +178,6 @@ class TrackingLoop:
         values.update(self.stats.values())
         values.update({
             "updates_done": res.get("updates_done", 0),
-            "memory_bootstrap": bool(res.get("bootstrapping", False)),
             "last_update_s": res.get("last_update_s"),
             "update_error": last_line(res.get("update_error")),
         })
