@@ -93,6 +93,7 @@ class FeatureExtractor:
         self.channels = int(self.net.out_channels)
         self.dim = self.channels * cfg.roi_size ** 2
         self.channels_last = bool(cfg.channels_last)
+        self.ort = self._ort_backbone(cfg)  # ONNX Runtime for the region pass, or None (torch)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.mean: Optional[torch.Tensor] = None  # (C,) channel statistics of the first frame
@@ -146,8 +147,27 @@ class FeatureExtractor:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def _ort_backbone(self, cfg):
+        """The ONNX Runtime runner of the backbone when backbone_runtime asks for it and it applies: a CPU
+        without bf16 (there torch runs the float32 network whose BatchNorm is folded) and one region per
+        frame (feature_mode roi). ValueError when onnxruntime is asked for explicitly but not installed."""
+        if cfg.backbone_runtime == "torch" or self.device.type != "cpu" or self.use_bf16 \
+                or cfg.feature_mode != "roi":
+            return None
+        from . import backbone_ort
+
+        if not backbone_ort.available():
+            if cfg.backbone_runtime == "auto":
+                return None
+            raise ValueError("backbone_runtime=onnxruntime needs the onnxruntime and onnx packages "
+                             "(pip install onnxruntime onnx), or backbone_runtime: torch")
+        return backbone_ort.OrtBackbone(self.net)
+
     @torch.no_grad()
     def run_cnn(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ort is not None and x.shape[0] == 1:
+            y = self.ort(x)
+            return y.contiguous(memory_format=torch.channels_last) if self.channels_last else y
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():

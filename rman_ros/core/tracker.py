@@ -211,12 +211,12 @@ class RMANTracker:
         timings = {"features": t1 - t0, "samples": t2 - t1, "train": t3 - t2, "total": t3 - t0}
         return self._result(box, 1.0, timings)
 
-    def _result(self, box, score, timings) -> Dict:
+    def _result(self, box, score, timings, featureless: bool = False) -> Dict:
         u = self.updater
         return {"box": tuple(float(v) for v in box), "score": float(score),
                 "state": "lost" if self.lost else "tracking", "timings": timings,
                 "updates_done": u.updates_done, "last_update_s": u.last_update_s,
-                "update_error": u.error, "frame": self.frame_idx}
+                "update_error": u.error, "frame": self.frame_idx, "featureless": bool(featureless)}
 
     @torch.no_grad()
     def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
@@ -283,7 +283,7 @@ class RMANTracker:
         t4 = time.perf_counter()
         timings = {"features": t1 - t0 - t_apply, "detect": t2 - t1, "collect": t3 - t2,
                    "update": t4 - t3 + t_apply, "total": t4 - t0}
-        return self._result(self.box, score, timings)
+        return self._result(self.box, score, timings, featureless)
 
     def _maybe_update(self, success: bool) -> None:
         c = self.cfg
