@@ -110,6 +110,8 @@ class OrtBackbone:
                 opts = self._ort.SessionOptions()
                 opts.intra_op_num_threads = torch.get_num_threads()
                 opts.inter_op_num_threads = 1
+                # no busy-waiting between runs: the frame's other stages (torch) need those cores at once
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 sess = self._ort.InferenceSession(self._model(shape), opts, providers=["CPUExecutionProvider"])
                 self._sessions[shape] = sess
             return sess
