@@ -8,17 +8,20 @@ from rman_ros.core import RMANConfig
 from rman_ros.core.config_files import load_config, load_overrides, preset_names, preset_path
 
 REPO = Path(__file__).resolve().parents[1]
-REALTIME = REPO / "config" / "presets" / "realtime.yaml"
+PAPER = REPO / "config" / "presets" / "paper.yaml"
 
 
-def realtime_values():
-    return {"update_interval": 20, "update_iters": 8}
+def paper_values():
+    return {"update_interval": 10, "update_iters": 15, "lstm_hidden": 512, "fc_hidden": 512}
 
 
-def test_the_realtime_preset_is_a_file_read_by_name_or_path():
-    assert "realtime" in preset_names() and preset_path("realtime") == REALTIME
-    assert load_overrides("realtime") == load_overrides(REALTIME) == load_overrides("preset:realtime")
-    assert load_overrides("realtime") == realtime_values()
+def test_the_paper_preset_is_a_file_read_by_name_or_path():
+    assert "paper" in preset_names() and preset_path("paper") == PAPER
+    assert load_overrides("paper") == load_overrides(PAPER) == load_overrides("preset:paper")
+    assert load_overrides("paper") == paper_values()
+    # it restores the paper's values exactly where the defaults depart from them
+    default = RMANConfig()
+    assert all(getattr(default, k) != v for k, v in paper_values().items())
 
 
 def test_one_loader_reads_the_flat_and_the_ros_params_formats(tmp_path):
@@ -28,7 +31,7 @@ def test_one_loader_reads_the_flat_and_the_ros_params_formats(tmp_path):
     ros.write_text("/**:\n  ros__parameters:\n    label: person\n    device: cpu\n"
                    "    tracker:\n      update_interval: 20\n      update_iters: 8\n"
                    "rman_tracker:\n  ros__parameters:\n    tracker:\n      update_iters: 9\n")
-    assert load_overrides(flat) == realtime_values()
+    assert load_overrides(flat) == {"update_interval": 20, "update_iters": 8}
     assert load_overrides(ros) == {"update_interval": 20, "update_iters": 9, "device": "cpu"}
     assert load_config(flat).update_interval == 20 and load_config(None) == RMANConfig()
 
@@ -46,7 +49,7 @@ def test_bad_config_files_are_clear_errors_that_name_the_file(tmp_path, text, er
 
 
 def test_unknown_presets_list_the_known_ones():
-    with pytest.raises(ValueError, match="unknown preset 'fastest'.*realtime"):
+    with pytest.raises(ValueError, match="unknown preset 'fastest'.*paper"):
         load_overrides("fastest")
     with pytest.raises(FileNotFoundError):
         load_overrides("missing/file.yaml")
@@ -56,15 +59,15 @@ def test_the_benchmark_and_track_build_the_same_tracker_config_from_the_preset()
     from rman_ros.bench.trackers import make_tracker, parse_tracker
     from rman_ros.track import build_parser, tracker_spec
 
-    want = RMANConfig().replace(**realtime_values())
-    specs = {"bench rman:realtime": parse_tracker("rman:realtime"),
-             "bench --config realtime.yaml": parse_tracker("rman", load_overrides(REALTIME)),
-             "track --config realtime": tracker_spec(build_parser().parse_args(["seq", "--config", "realtime"])),
-             "track --tracker rman:realtime": tracker_spec(build_parser().parse_args(["seq", "--tracker",
-                                                                                    "rman:realtime"]))}
+    want = RMANConfig().replace(**paper_values())
+    specs = {"bench rman:paper": parse_tracker("rman:paper"),
+             "bench --config paper.yaml": parse_tracker("rman", load_overrides(PAPER)),
+             "track --config paper": tracker_spec(build_parser().parse_args(["seq", "--config", "paper"])),
+             "track --tracker rman:paper": tracker_spec(build_parser().parse_args(["seq", "--tracker",
+                                                                                 "rman:paper"]))}
     for name, spec in specs.items():
-        assert spec.overrides_dict == realtime_values(), name
-    tracker = make_tracker(specs["track --config realtime"])
+        assert spec.overrides_dict == paper_values(), name
+    tracker = make_tracker(specs["track --config paper"])
     try:
         assert tracker._tracker.cfg == want
     finally:
@@ -80,18 +83,18 @@ def test_the_node_gets_the_preset_by_parameter_or_as_its_params_file():
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     try:
-        by_param = TrackerNode(context=ctx, parameter_overrides=[Parameter("preset", value="realtime")])
+        by_param = TrackerNode(context=ctx, parameter_overrides=[Parameter("preset", value="paper")])
         by_file = TrackerNode(node_name="rman_tracker_b", context=ctx,
-                              cli_args=["--ros-args", "--params-file", str(REALTIME)])
+                              cli_args=["--ros-args", "--params-file", str(PAPER)])
         explicit = TrackerNode(node_name="rman_tracker_c", context=ctx,
-                               parameter_overrides=[Parameter("preset", value="realtime"),
+                               parameter_overrides=[Parameter("preset", value="paper"),
                                                     Parameter("tracker.update_iters", value=5)])
         for node in (by_param, by_file):
             node._read_parameters()
-            assert {k: getattr(node._config, k) for k in realtime_values()} == realtime_values()
-            assert node.get_parameter("tracker.update_interval").value == 20
+            assert {k: getattr(node._config, k) for k in paper_values()} == paper_values()
+            assert node.get_parameter("tracker.update_interval").value == 10
         explicit._read_parameters()  # an explicit parameter wins over the preset
-        assert explicit._config.update_iters == 5 and explicit._config.update_interval == 20
+        assert explicit._config.update_iters == 5 and explicit._config.update_interval == 10
         with pytest.raises(ValueError, match="unknown preset 'nope'"):
             TrackerNode(node_name="rman_tracker_d", context=ctx, parameter_overrides=[Parameter("preset", value="nope")])
         for node in (by_param, by_file, explicit):
