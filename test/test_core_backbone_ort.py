@@ -55,8 +55,8 @@ def test_which_runtime_runs_the_backbone(monkeypatch):
     def runtime(**kw):
         return F.FeatureExtractor(RMANConfig(device="cpu", **kw), CPU).ort is not None
 
-    assert runtime(bf16=False)  # the default (auto) on a CPU without bf16
-    assert not runtime(bf16=False, backbone_runtime="torch")
+    assert not runtime(bf16=False)  # the default stays torch
+    assert runtime(bf16=False, backbone_runtime="auto")
     assert not runtime(bf16=False, backbone_runtime="auto", feature_mode="patch")  # batches of patches
     monkeypatch.setattr(F, "cpu_has_bf16", lambda: True)  # a bf16 CPU keeps its faster bf16 torch path
     assert not runtime(backbone_runtime="onnxruntime")

@@ -216,12 +216,13 @@ class RMANConfig:
     num_threads: int = _f(0, "torch intra-op threads (0 = leave unchanged; the ROS node then gives half of the "
                           "CPU's threads, at least 1, when updates run on a background thread on CPU, else all)",
                           "ours", (0, 256))
-    backbone_runtime: str = _f("auto", "what runs the search-region backbone pass on a CPU without bf16: torch, "
+    backbone_runtime: str = _f("torch", "what runs the search-region backbone pass on a CPU without bf16: torch, "
                                "onnxruntime (ONNX Runtime, the same float32 maths to rounding; on a 2-core AVX2 CPU "
                                "the pass takes about 0.7x torch's time; one graph per region size, exported once "
                                "and cached, see rman_ros/core/backbone_ort.py), or auto (onnxruntime where it "
                                "applies and is installed, else torch). CPUs with bf16, CUDA and feature_mode patch "
-                               "always use torch", "ours", choices=["torch", "onnxruntime", "auto"])
+                               "always use torch. Not the default yet: see docs/BENCHMARKS.md", "ours",
+                               choices=["torch", "onnxruntime", "auto"])
     bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it (faster; fp32 elsewhere)", "ours")
     bf16_scoring: bool = _f(True, "bf16 per-candidate products (the LSTM input product and fc1's h_T half) "
                             "when scoring without gradients (detection, hard-negative mining), on CPUs with bf16 "
