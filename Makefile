@@ -38,7 +38,7 @@ SPEED_SEQS ?= Crossing,David,Deer,Bolt2,Football1
 SPEED_TARGET ?= 0.6
 bench-speed: setup
 	@bash -c 'set -e; $(ENV) \
-	  python -m rman_ros.bench run --dataset-root "$(DATA)" --sequences $(SPEED_SEQS) --trackers csrt,nanotrack,rman,rman:paper,rman:baseline \
+	  python -m rman_ros.bench run --dataset-root "$(DATA)" --sequences $(SPEED_SEQS) --trackers csrt,nanotrack,rman,rman:fast,rman:baseline \
 	    --out out/speed --workers 1 --threads 2; \
 	  python -m rman_ros.bench report --results out/speed --dataset-root "$(DATA)" --sequences $(SPEED_SEQS) \
 	    --speed-target $(SPEED_TARGET)'

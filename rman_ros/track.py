@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--video", type=Path, help="write an annotated mp4 here")
     ap.add_argument("--fps", type=float, help="frame rate of the output video (default: source or 30)")
     ap.add_argument("--config", help="RMANConfig overrides: a YAML file (flat or ROS params format) or a "
-                    "preset name such as paper")
+                    "preset name such as fast")
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice; 1 is "
                     "much faster on a busy 2-core machine)")
     ap.add_argument("--tracker", default="rman", help="rman (default), rman:<variant> or an OpenCV peer (csrt, ...)")

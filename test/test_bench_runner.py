@@ -143,16 +143,16 @@ def test_rman_variants_when_core_is_ready():
         assert spec.kind == "rman" and spec.label.startswith("rman-")
 
 
-def test_the_paper_preset_is_a_tracker_name_but_not_an_ablation():
+def test_the_fast_preset_is_a_tracker_name_but_not_an_ablation():
     from rman_ros.bench.trackers import rman_variants
 
-    spec = parse_tracker("rman:paper", {"seed": 4})
-    assert spec.label == "rman-paper"
-    assert spec.overrides_dict == {"update_interval": 10, "update_iters": 15, "lstm_hidden": 512,
-                                   "fc_hidden": 512, "seed": 4}
-    assert "paper" not in rman_variants()  # `bench ablation` runs the paper's variants only
-    with pytest.raises(ValueError, match="unknown RMAN variant or preset 'fast'"):
-        parse_tracker("rman:fast")
+    spec = parse_tracker("rman:fast", {"seed": 4})
+    assert spec.label == "rman-fast"
+    assert spec.overrides_dict == {"update_interval": 20, "update_iters": 8, "lstm_hidden": 256,
+                                   "fc_hidden": 256, "seed": 4}
+    assert "fast" not in rman_variants()  # `bench ablation` runs the paper's variants only
+    with pytest.raises(ValueError, match="unknown RMAN variant or preset 'fastest'"):
+        parse_tracker("rman:fastest")
 
 
 @pytest.mark.skipif(not (DATA / "published_results" / "MDNet").is_dir() or not (DATA / "otb").is_dir(),

@@ -8,20 +8,19 @@ from rman_ros.core import RMANConfig
 from rman_ros.core.config_files import load_config, load_overrides, preset_names, preset_path
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = REPO / "config" / "presets" / "paper.yaml"
+FAST = REPO / "config" / "presets" / "fast.yaml"
 
 
-def paper_values():
-    return {"update_interval": 10, "update_iters": 15, "lstm_hidden": 512, "fc_hidden": 512}
+def fast_values():
+    return {"update_interval": 20, "update_iters": 8, "lstm_hidden": 256, "fc_hidden": 256}
 
 
-def test_the_paper_preset_is_a_file_read_by_name_or_path():
-    assert "paper" in preset_names() and preset_path("paper") == PAPER
-    assert load_overrides("paper") == load_overrides(PAPER) == load_overrides("preset:paper")
-    assert load_overrides("paper") == paper_values()
-    # it restores the paper's values exactly where the defaults depart from them
+def test_the_fast_preset_is_a_file_read_by_name_or_path():
+    assert "fast" in preset_names() and preset_path("fast") == FAST
+    assert load_overrides("fast") == load_overrides(FAST) == load_overrides("preset:fast")
+    assert load_overrides("fast") == fast_values()
     default = RMANConfig()
-    assert all(getattr(default, k) != v for k, v in paper_values().items())
+    assert all(getattr(default, k) != v for k, v in fast_values().items())
 
 
 def test_one_loader_reads_the_flat_and_the_ros_params_formats(tmp_path):
@@ -49,7 +48,7 @@ def test_bad_config_files_are_clear_errors_that_name_the_file(tmp_path, text, er
 
 
 def test_unknown_presets_list_the_known_ones():
-    with pytest.raises(ValueError, match="unknown preset 'fastest'.*paper"):
+    with pytest.raises(ValueError, match="unknown preset 'fastest'.*fast"):
         load_overrides("fastest")
     with pytest.raises(FileNotFoundError):
         load_overrides("missing/file.yaml")
@@ -59,15 +58,15 @@ def test_the_benchmark_and_track_build_the_same_tracker_config_from_the_preset()
     from rman_ros.bench.trackers import make_tracker, parse_tracker
     from rman_ros.track import build_parser, tracker_spec
 
-    want = RMANConfig().replace(**paper_values())
-    specs = {"bench rman:paper": parse_tracker("rman:paper"),
-             "bench --config paper.yaml": parse_tracker("rman", load_overrides(PAPER)),
-             "track --config paper": tracker_spec(build_parser().parse_args(["seq", "--config", "paper"])),
-             "track --tracker rman:paper": tracker_spec(build_parser().parse_args(["seq", "--tracker",
-                                                                                 "rman:paper"]))}
+    want = RMANConfig().replace(**fast_values())
+    specs = {"bench rman:fast": parse_tracker("rman:fast"),
+             "bench --config fast.yaml": parse_tracker("rman", load_overrides(FAST)),
+             "track --config fast": tracker_spec(build_parser().parse_args(["seq", "--config", "fast"])),
+             "track --tracker rman:fast": tracker_spec(build_parser().parse_args(["seq", "--tracker",
+                                                                                 "rman:fast"]))}
     for name, spec in specs.items():
-        assert spec.overrides_dict == paper_values(), name
-    tracker = make_tracker(specs["track --config paper"])
+        assert spec.overrides_dict == fast_values(), name
+    tracker = make_tracker(specs["track --config fast"])
     try:
         assert tracker._tracker.cfg == want
     finally:
@@ -83,18 +82,18 @@ def test_the_node_gets_the_preset_by_parameter_or_as_its_params_file():
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     try:
-        by_param = TrackerNode(context=ctx, parameter_overrides=[Parameter("preset", value="paper")])
+        by_param = TrackerNode(context=ctx, parameter_overrides=[Parameter("preset", value="fast")])
         by_file = TrackerNode(node_name="rman_tracker_b", context=ctx,
-                              cli_args=["--ros-args", "--params-file", str(PAPER)])
+                              cli_args=["--ros-args", "--params-file", str(FAST)])
         explicit = TrackerNode(node_name="rman_tracker_c", context=ctx,
-                               parameter_overrides=[Parameter("preset", value="paper"),
+                               parameter_overrides=[Parameter("preset", value="fast"),
                                                     Parameter("tracker.update_iters", value=5)])
         for node in (by_param, by_file):
             node._read_parameters()
-            assert {k: getattr(node._config, k) for k in paper_values()} == paper_values()
-            assert node.get_parameter("tracker.update_interval").value == 10
+            assert {k: getattr(node._config, k) for k in fast_values()} == fast_values()
+            assert node.get_parameter("tracker.update_interval").value == 20
         explicit._read_parameters()  # an explicit parameter wins over the preset
-        assert explicit._config.update_iters == 5 and explicit._config.update_interval == 10
+        assert explicit._config.update_iters == 5 and explicit._config.update_interval == 20
         with pytest.raises(ValueError, match="unknown preset 'nope'"):
             TrackerNode(node_name="rman_tracker_d", context=ctx, parameter_overrides=[Parameter("preset", value="nope")])
         for node in (by_param, by_file, explicit):

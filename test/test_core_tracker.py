@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from rman_ros.core import RMANConfig, RMANTracker
-from rman_ros.core.config_files import load_overrides
 from rman_ros.core import analysis
 
 DATA = Path(os.environ.get("RMAN_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -400,16 +399,13 @@ def test_a_fully_occluded_target_is_held_where_it_was_last_seen(arithmetic):
     the bird stays hidden behind the cloud's textured edge, where every candidate scores near 0.05.
     Following the top candidates of that flat score map (py-MDNet, follow_min_score 0) is a random walk that
     carries the box away from where the bird comes out; with the default the box stays near where the bird
-    was last seen, and the bird is found again there. Run with the paper's schedule and head width (the
-    `paper` preset): the 0.05 floor is set for how that head scores the cloud's edge; the narrower default
-    head scores it at 0.07-0.12, where both settings follow the candidates alike."""
+    was last seen, and the bird is found again there."""
     frames, gt = load_seq("Bird1", 200)  # frames[i] and gt[i] are frame i + 1
     start = 100  # initialise on frame 100: the bird in front of the cloud; track frames 101..200
     row = lambda frame: frame - start - 1  # result row of a frame
     boxes = {}
-    paper = RMANConfig(device="cpu").replace(**load_overrides("paper"))
     for fms in (RMANConfig().follow_min_score, 0.0):
-        t = RMANTracker(paper.replace(follow_min_score=fms))
+        t = RMANTracker(RMANConfig(device="cpu", follow_min_score=fms))
         t.initialize(frames[start - 1], gt[start - 1])
         res = [t.track(f) for f in frames[start:200]]
         t.close()

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--trackers", required=True,
                    help="comma-separated: rman, rman:<variant> (an ablation of rman_ros.core.variants, or the "
-                        "preset rman:paper), csrt, kcf, mil, mosse, medianflow, tld, boosting, nanotrack, "
+                        "preset rman:fast), csrt, kcf, mil, mosse, medianflow, tld, boosting, nanotrack, "
                         "published:<Name>")
     _add_run_opts(p)
     p.set_defaults(func=cmd_run)

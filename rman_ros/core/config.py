@@ -48,11 +48,8 @@ def check_field(name: str, value: Any, default: Any, range: Optional[tuple] = No
 class RMANConfig:
     # ---------------- network (paper) ----------------
     K: int = _f(5, "number of history target patches (memory length)", "paper", (1, 64))
-    lstm_hidden: int = _f(256, "LSTM hidden size (the paper: 512; half the width makes scoring and updates about "
-                          "twice as fast on a CPU for the same accuracy under the protocol, see docs/BENCHMARKS.md; "
-                          "the `paper` preset restores 512)", "ours", (8, 4096))
-    fc_hidden: int = _f(256, "classifier hidden width (2 x lstm_hidden -> fc_hidden -> 2; the paper: 1024 -> 512 "
-                        "-> 2)", "ours", (8, 4096))
+    lstm_hidden: int = _f(512, "LSTM hidden size", "paper", (8, 4096))
+    fc_hidden: int = _f(512, "classifier hidden width (1024 -> 512 -> 2)", "paper", (8, 4096))
     dropout: float = _f(0.5, "dropout before both classifier layers during training", "py-mdnet", (0.0, 0.95))
     # ---------------- losses (paper, Eq. 5-7) ----------------
     tau: float = _f(1.0, "margin of the activation loss La (Eq. 5)", "paper", (0.0, 100.0))
@@ -75,12 +72,8 @@ class RMANConfig:
     # ---------------- detection (paper) ----------------
     n_candidates: int = _f(256, "N2: candidates per frame", "paper", (1, 10000), runtime=True)
     # ---------------- update (paper) ----------------
-    update_interval: int = _f(20, "frames between regular long-term updates (the paper's N3 is 10; every 20 frames "
-                              "with update_iters 8 is a quarter of the paper's online training for the same "
-                              "accuracy under the protocol; the `paper` preset restores it)", "ours", (1, 10000),
-                              runtime=True)
-    update_iters: int = _f(8, "training iterations per update (the paper's schedule: 15)", "ours", (0, 10000),
-                           runtime=True)
+    update_interval: int = _f(10, "N3: frames between regular updates", "paper", (1, 10000), runtime=True)
+    update_iters: int = _f(15, "training iterations per update", "paper", (0, 10000), runtime=True)
     lr_update: float = _f(3e-4, "learning rate of online updates", "paper", (0.0, 10.0), runtime=True)
     batch_pairs: int = _f(32, "positive-negative pairs per mini-batch", "paper", (1, 4096), runtime=True)
     optimizer: str = _f("sgd", "optimiser", "paper", choices=["sgd"])

@@ -111,7 +111,7 @@ def read_yaml(path: Union[str, Path]) -> Dict[str, Any]:
 
 
 def resolve_source(source: Union[str, Path]) -> Path:
-    """A file path as given, or the file of a preset name (``paper`` or ``preset:paper``)."""
+    """A file path as given, or the file of a preset name (``fast`` or ``preset:fast``)."""
     text = str(source)
     if text.startswith("preset:"):
         return preset_path(text[len("preset:"):])

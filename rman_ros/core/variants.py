@@ -21,5 +21,5 @@ ABLATIONS = {
 }
 
 
-# Named configurations that are not ablations (e.g. `paper`) are preset files: config/presets/*.yaml,
+# Named configurations that are not ablations (e.g. `fast`) are preset files: config/presets/*.yaml,
 # read by rman_ros.core.config_files.

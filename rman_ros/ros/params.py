@@ -32,7 +32,7 @@ class ParamSpec:
 
 
 NODE_PARAMS = [
-    ParamSpec("preset", "", "name of a tracker preset (config/presets/<name>.yaml, e.g. paper) whose values "
+    ParamSpec("preset", "", "name of a tracker preset (config/presets/<name>.yaml, e.g. fast) whose values "
               "replace the built-in defaults; parameters set explicitly still win. '' = none", read_only=True),
     ParamSpec("autostart", True, "configure and activate the lifecycle node on start", read_only=True),
     ParamSpec("label", "target", "class_id written into results[0].hypothesis.class_id"),
