@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", type=Path, help="split file (default: the repository's dev_split.json)")
     p.add_argument("--out", type=Path, help="output folder (default: RESULTS/protocol/CANDIDATE_vs_BASELINE)")
     p.add_argument("--speed-change", action="store_true",
-                   help="judge a change made for speed: kept when faster and neither half loses more than "
-                        "--tolerance AUC (instead of having to help both halves)")
+                   help="judge a speed option or preset: it keeps accuracy when faster and neither half loses "
+                        "more than --tolerance AUC (a default still has to help both halves)")
     p.add_argument("--tolerance", type=float, default=0.01,
                    help="AUC a speed change may cost each half (default 0.01)")
     p.set_defaults(func=cmd_protocol)

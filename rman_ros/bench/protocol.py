@@ -1,8 +1,8 @@
 """The default-selection protocol: a paired comparison of two result folders on the fixed tune/check split.
 
 A change to a default is kept only when it helps both halves of the split (``data/dev_split.json``), paired
-over at least :data:`MIN_SEEDS` seeds. A change made for speed (``speed_change``) is kept when it is faster
-and costs neither half more than :data:`SPEED_TOLERANCE` AUC (the accuracy a speed change may trade). Run ``k`` of a tracker (``T/S.txt`` for k = 1, ``T/repeat<k>/S.txt``
+over at least :data:`MIN_SEEDS` seeds. A speed option or preset (``speed_change``) keeps accuracy when it is
+faster and costs neither half more than :data:`SPEED_TOLERANCE` AUC; that alone does not make it a default. Run ``k`` of a tracker (``T/S.txt`` for k = 1, ``T/repeat<k>/S.txt``
 after) used seed ``k - 1``, so run k of the baseline and run k of the candidate form one pair. Only runs that
 have every sequence of the split in both folders are paired.
 
@@ -182,7 +182,7 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
 
 def speed_verdict(table: Dict[str, Dict[str, object]], n_pairs: int, speedup: Optional[float],
                   tolerance: float = SPEED_TOLERANCE) -> str:
-    """A change made for speed: 'keep' when, over at least MIN_SEEDS pairs, the candidate is faster and the
+    """A speed option or preset: 'keep' when, over at least MIN_SEEDS pairs, the candidate is faster and the
     mean paired delta of each half is at least -tolerance."""
     if n_pairs < MIN_SEEDS:
         return f"undecided: {n_pairs} paired seeds, the protocol needs {MIN_SEEDS}"
