@@ -51,3 +51,18 @@ def test_lockstep_replay_with_deferred_updates_is_bit_identical_to_the_core(bag,
     np.testing.assert_array_equal(np.isnan(node["boxes"]), np.isnan(direct["boxes"]))
     np.testing.assert_allclose(node["boxes"], direct["boxes"], rtol=0, atol=1e-6)
     assert node["auc"] == pytest.approx(direct["auc"], abs=1e-9)
+
+
+def test_timed_bench_reports_throughput_latency_and_the_first_box(bag, tmp_path):
+    """`bag bench` on a short timed replay (the node's async updates): every figure it reports is there and
+    consistent, including the time from sending the init to receiving the new track's first box."""
+    from rman_ros.bag.bench import run_bench
+    params = {"tracker.n_init_samples": 1000, "tracker.n_pos_init": 200, "tracker.init_iters": 10}
+    res = run_bench(bag, frames=60, fps=30, out_dir=tmp_path / "bench", params_file=launcher.DEFAULT_PARAMS,
+                    params=params, warmup_frames=20, namespace=f"bench_{random.randint(0, 1 << 30)}",
+                    log=lambda *a: None)
+    assert 0 < res["frames_tracked"] <= res["frames_with_output"] <= 60
+    assert res["dropped_frames"] == 60 - res["frames_with_output"]
+    assert res["first_box_ms"] is not None and 0 < res["first_box_ms"] < res["wall_s"] * 1e3
+    assert res["latency_ms_p50"] <= res["latency_ms_p95"] <= res["latency_ms_max"]
+    assert (tmp_path / "bench" / "bench.json").is_file()

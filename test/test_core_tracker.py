@@ -144,6 +144,7 @@ def test_async_mode_never_blocks_and_applies_updates():
     frames, boxes = synthetic(10)
     t = RMANTracker(small_cfg(update_mode="async", update_interval=2, update_iters=30))
     t.initialize(frames[0], boxes[0])
+    t.updater.wait(60)  # the RMAN head's first-frame training, started in the background by initialize()
     front0 = t.updater.front
     times = []
     for f in frames[1:5]:
@@ -158,6 +159,34 @@ def test_async_mode_never_blocks_and_applies_updates():
     assert not any(th.name == "rman-update" and th.is_alive() for th in threading.enumerate())
 
 
+def test_a_new_init_does_not_wait_for_the_previous_tracks_update(monkeypatch):
+    """Re-initialising while the old track's background update trains: initialize() returns without waiting
+    for it, and the new track trains and tracks normally once it is done."""
+    from rman_ros.core import updater as upd
+    frames, boxes = synthetic(6)
+    t = RMANTracker(small_cfg(update_mode="async", update_interval=1, success_threshold=0.0))
+    t.initialize(frames[0], boxes[0])
+    t.updater.wait(60)
+    release, real = threading.Event(), upd.train_head
+
+    def held(*a, **k):  # background trainings wait for the test's signal
+        if threading.current_thread().name == "rman-update":
+            assert release.wait(60)
+        return real(*a, **k)
+    monkeypatch.setattr(upd, "train_head", held)
+    t.track(frames[1])
+    old = t.updater
+    assert old.busy  # the old track's update is training
+    t.initialize(frames[2], boxes[2])
+    assert old.busy and t.updater is not old  # ... and initialize() did not wait for it
+    release.set()
+    old.wait(60)
+    t.updater.wait(60)
+    r = t.track(frames[3])
+    assert r["update_error"] is None and r["updates_done"] >= 1
+    t.close()
+
+
 def _deferred_run(frames, boxes, interval, lag):
     t = RMANTracker(small_cfg(update_mode="deferred", update_interval=interval, update_lag=lag, seed=5,
                               success_threshold=0.0))
@@ -170,15 +199,18 @@ def _deferred_run(frames, boxes, interval, lag):
     return log
 
 
-@pytest.mark.parametrize("interval,lag,starts", [(3, 2, [3, 6, 9]),   # lag < N3: the paper's schedule
-                                                 (2, 3, [2, 5, 8, 11])])  # lag > N3: one in flight
+@pytest.mark.parametrize("interval,lag,starts", [(3, 2, [3, 6, 9]),  # lag < N3: the paper's schedule
+                                                 (2, 3, [3, 6, 9])])  # lag > N3: one in flight at a time
 def test_deferred_mode_is_deterministic_and_applies_updates_at_their_due_frame(interval, lag, starts):
+    """The RMAN head's first-frame training is the first deferred update (due at frame update_lag; the
+    memory-free head tracks until then); a regular update waits until the one in flight has landed."""
     frames, boxes = synthetic(12)
     run1 = _deferred_run(frames, boxes, interval, lag)
     run2 = _deferred_run(frames, boxes, interval, lag)
     assert run1 == run2  # bit-identical boxes although the training runs on another thread
     assert [fr for fr, _, _, s in run1 if s] == starts
     done = {fr: n for fr, _, n, _ in run1}
+    assert [done[fr] for fr in range(1, lag + 1)] == [0] * (lag - 1) + [1]  # the first-frame training
     for fr in starts:  # the update started at frame t is swapped in exactly at frame t + update_lag
         assert all(done[fr + i] == done[fr] for i in range(1, lag) if fr + i in done)
         if fr + lag in done:
@@ -191,6 +223,7 @@ def test_deferred_update_that_fails_keeps_the_weights(monkeypatch):
     frames, boxes = synthetic(7)
     t = RMANTracker(small_cfg(update_mode="deferred", update_interval=3, update_lag=2, success_threshold=0.0))
     t.initialize(frames[0], boxes[0])
+    t.updater.wait(60)  # the first-frame training (applied at frame 2) runs before training breaks
 
     def broken(*a, **k):
         raise RuntimeError("training exploded")
@@ -346,6 +379,7 @@ def test_baseline_fusion_mixes_the_two_heads_scores(mode):
     frames, boxes = synthetic(10)
     t = RMANTracker(small_cfg(baseline_fusion=0.25, update_mode=mode, success_threshold=0.0))
     t.initialize(frames[0], boxes[0])
+    t.updater.wait(60)  # async: the RMAN head's first-frame training runs in the background
     assert t.aux is not None and t.aux.updates_done == t.updater.updates_done == 1
     for f in frames[1:]:
         r = t.track(f)
@@ -441,3 +475,27 @@ def test_a_blacked_out_camera_loses_nothing(arithmetic):
         back = [iou(r["box"], g) for r, g in zip(res[black.stop - 1:], gt[black.stop:])]
         assert min(back[:3]) > 0.5 and np.mean(back) > 0.6, (mode, back)
         assert res[black.stop - 1]["state"] == "tracking" or res[black.stop]["state"] == "tracking", mode
+
+
+def test_with_background_updates_the_first_box_does_not_wait_for_the_rman_head(arithmetic):
+    """Updates beside the frames (the node's modes): initialize() trains the memory-free fusion head, starts
+    the RMAN head's first-frame training as a background update and returns; the memory-free head tracks
+    alone until that training lands (deferred: exactly at frame update_lag), then the two scores are fused
+    as usual. On Crossing the walker is tracked throughout, and a deferred run repeats box for box."""
+    frames, gt = load_seq("Crossing", 30)
+    lag = 10
+    runs = []
+    for _ in range(2):
+        t = RMANTracker(RMANConfig(device="cpu", update_mode="deferred", update_lag=lag))
+        first = t.initialize(frames[0], gt[0])
+        assert first["updates_done"] == 0 and t.updater.pending and t.aux.updates_done == 1
+        res = [t.track(f) for f in frames[1:]]
+        t.close()
+        assert [r["updates_done"] for r in res[:lag]] == [0] * (lag - 1) + [1]
+        assert min(iou(r["box"], g) for r, g in zip(res, gt[1:])) > 0.5
+        runs.append([r["box"] for r in res])
+    assert runs[0] == runs[1]
+    # sync mode (the benchmark's) trains both heads inside initialize(), as before
+    t = RMANTracker(RMANConfig(device="cpu", update_mode="sync"))
+    assert t.initialize(frames[0], gt[0])["updates_done"] == 1 and not t.updater.busy
+    t.close()

@@ -102,6 +102,7 @@ def test_init_box_under_min_box_px_is_rejected_and_the_track_goes_on(h, size):
     """The node checks the tracker's min_box_px before touching the running track (fault 4c)."""
     rgb, _, t = _start_track(h)
     tracker = h.node.loop.tracker
+    tracker.updater.wait(60)  # the RMAN head's first-frame training, which lands in the background
     head, track_id = tracker.updater.front, h.node.stats()["track_id"]
     t2 = h.next_stamp()
     h.client.send_frame(rgb, t2)

@@ -75,6 +75,7 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
             lat = res.latencies_s(client)
             received = res.received_frames(client)
             boxes = res.boxes(client)
+            first_box = res.first_box_s(client)
     finally:
         stop.set()
         launcher.stop_node(proc)
@@ -96,6 +97,7 @@ def run_bench(bag, frames: int = 3000, fps: float = 30.0, out_dir=None, params_f
         "latency_ms_p95": float(np.percentile(lat, 95) * 1e3) if lat.size else None,
         "latency_ms_max": float(lat.max() * 1e3) if lat.size else None,
         "frames_tracked": int(np.isfinite(boxes[:, 0]).sum()),
+        "first_box_ms": float(first_box[0] * 1e3) if first_box else None,  # init sent -> its box received
         "rss_mb_first": float(rss_arr[0, 1]) if rss_arr.size else None,
         "rss_mb_after_warmup": float(after_warm[0, 1]) if after_warm.size else None,
         "rss_mb_end": float(rss_arr[-1, 1]) if rss_arr.size else None,

@@ -16,7 +16,18 @@ class PlayResult:
     sent_ns: List[int] = field(default_factory=list)  # wall clock at publish
     init_frame: Optional[int] = None
     init_indices: List[int] = field(default_factory=list)  # published frames that carried an init
+    init_sent_ns: List[int] = field(default_factory=list)  # wall clock at publishing each init
     wall_s: float = 0.0
+
+    def first_box_s(self, client) -> List[float]:
+        """For each init sent: seconds from publishing it to receiving the first result with a box for its
+        frame (the new track's first box); NaN when none came."""
+        out = []
+        for i, sent in zip(self.init_indices, self.init_sent_ns):
+            got = [r.recv_ns for r in client.by_stamp.get(self.stamps[i], ())
+                   if r.box is not None and r.recv_ns >= sent]
+            out.append((min(got) - sent) * 1e-9 if got else float("nan"))
+        return out
 
     def boxes(self, client) -> np.ndarray:
         """(N, 4) last published box per frame; NaN where empty / lost / not received."""
@@ -139,6 +150,7 @@ def play(seq: BagSequence, client, lockstep: bool = True, rate: float = 1.0, fps
             client.image_pub.publish(msg)
         if send_init:
             res.init_indices.append(i)
+            res.init_sent_ns.append(time.time_ns())
             client.init_pub.publish(_init_msg(seq.init_box, stamp, frame.frame_id))
             if lockstep or i == k:
                 client.wait_results(stamp, 2, timeout, need_box=True)

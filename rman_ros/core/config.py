@@ -202,7 +202,9 @@ class RMANConfig:
     update_mode: str = _f("sync", "sync: updates run inside track() (deterministic); async: on a background "
                           "thread, swapped in when done (never waits; timing-dependent); deferred: on a background "
                           "thread, swapped in exactly update_lag frames after they start (deterministic, uses a "
-                          "second core)", "ours", choices=["sync", "async", "deferred"])
+                          "second core). In async and deferred mode with score fusion, the RMAN head's first-frame "
+                          "training is the first background update and the memory-free head tracks alone until it "
+                          "lands, so the first box does not wait for it", "ours", choices=["sync", "async", "deferred"])
     update_lag: int = _f(10, "deferred mode: an update started at frame t is applied before frame t + this is "
                          "tracked (track() waits for it if it has not finished)", "ours", (1, 10000), runtime=True)
     seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))

@@ -120,6 +120,11 @@ class RMANTracker:
         """The score-fusion head's config: the Baseline variant's (no memory) with `c`'s other values."""
         return c.replace(**ABLATIONS["baseline"])
 
+    def _aux_updater(self, c: RMANConfig) -> Updater:
+        """The score-fusion head (the Baseline variant's) and its updater."""
+        bc = self._aux_cfg(c)
+        return Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
+
     def _new_head(self, c: Optional[RMANConfig] = None, seed_offset: int = 0) -> RMANHead:
         c = c if c is not None else self.cfg
         with torch.random.fork_rng(devices=[]):
@@ -137,10 +142,10 @@ class RMANTracker:
     def initialize(self, image, box) -> Dict:
         """Start a new track on `image` at `box` (x, y, w, h; clipped to the image). The new model is built
         beside the current one and replaces it only when it is complete: when initialize() raises, the
-        previous track (if any) is left exactly as it was and track() goes on with it."""
+        previous track (if any) is left exactly as it was and track() goes on with it. A background update of
+        the previous track still running is not waited for: it lands in that track if the new one fails, and is
+        dropped otherwise."""
         old = self._updaters()
-        for u in old:  # let a running background update finish (its result is kept for the old track)
-            u.wait()
         saved = ({k: self.__dict__[k] for k in self._TRACK_STATE if k in self.__dict__},
                  {k: getattr(self.features, k) for k in self._FEATURE_STATE})
         try:
@@ -156,7 +161,7 @@ class RMANTracker:
                 setattr(self.features, k, v)
             raise
         for u in old:
-            u.close()
+            u.abandon()
         return result
 
     def _updaters(self) -> list:
@@ -192,12 +197,20 @@ class RMANTracker:
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
         first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
-        self.updater.update(*first, c.init_iters, c.lr_init)
         self.aux = None
-        if c.baseline_fusion > 0 and (c.use_lstm or c.aggregation != "none"):
-            bc = self._aux_cfg(c)
-            self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
+        fusion = c.baseline_fusion > 0 and (c.use_lstm or c.aggregation != "none")
+        if fusion and c.update_mode != "sync":
+            # updates beside the frames: the memory-free head (a few times cheaper to train) is trained now and
+            # tracks alone until the RMAN head's first-frame training, started here as a background update,
+            # lands (async: when done; deferred: at frame update_lag). The first box comes that much sooner.
+            self.aux = self._aux_updater(c)
             self.aux.update(*first, c.init_iters, c.lr_init)
+            self.updater.update(*first, c.init_iters, c.lr_init, c.update_mode, due=c.update_lag)
+        else:
+            self.updater.update(*first, c.init_iters, c.lr_init)
+            if fusion:
+                self.aux = self._aux_updater(c)
+                self.aux.update(*first, c.init_iters, c.lr_init)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
         keep = host_to_device(self.rng.permutation(neg.shape[0])[: c.n_neg_update], neg.device)
         self.pools.add(0, hist, pos[: c.n_pos_update * 2], neg[keep])
@@ -219,16 +232,21 @@ class RMANTracker:
                 "update_error": u.error, "frame": self.frame_idx, "featureless": bool(featureless)}
 
     @torch.no_grad()
-    def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: RMANHead):
+    def _detect(self, ff: FrameFeatures, hist: torch.Tensor, head: Optional[RMANHead]):
+        """Score N2 candidates around the box with `head`, fused with the memory-free head when score fusion
+        is on; head None: the memory-free head alone (the RMAN head's first training has not landed)."""
         c = self.cfg
         h, w = ff.image.shape[:2]
         cands = draw("gaussian", self.box, c.n_candidates, self.trans, c.scale_step, self.rng,
                      bounds=(0.0, 0.0, float(w), float(h)), min_side=c.min_box_px)
         feats = ff(cands)
-        scores = head.score(hist, feats)
-        if self.aux is not None and head is self.updater.front:  # score fusion
-            w = c.baseline_fusion
-            scores = (1.0 - w) * scores + w * self.aux.front.score(hist, feats)
+        if head is None:
+            scores = self.aux.front.score(hist, feats)
+        else:
+            scores = head.score(hist, feats)
+            if self.aux is not None:  # score fusion
+                w = c.baseline_fusion
+                scores = (1.0 - w) * scores + w * self.aux.front.score(hist, feats)
         k = min(c.top_k, len(cands))
         top = torch.topk(scores, k).indices.cpu().numpy()
         return cands, feats, scores.cpu().numpy(), top
@@ -250,8 +268,10 @@ class RMANTracker:
         ff = self.features.frame(image, self.box, c.region_px_lost if self.lost else c.region_px)
         t1 = time.perf_counter()
         featureless = ff.region_contrast() < FEATURELESS_CONTRAST  # never found, never followed
-        # a local reference: an async swap cannot change it mid-frame
-        head = self.updater.front
+        # a local reference: an async swap cannot change it mid-frame. The update counter is read first: the
+        # swap puts the trained head in front before it counts, so a count above 0 means `front` is trained
+        trained = self.updater.updates_done > 0
+        head = self.updater.front if trained else None
         hist = self._history()
         cands, feats, scores, top = self._detect(ff, hist, head)
         score = float(scores[top].mean())

@@ -261,6 +261,12 @@ class Updater:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def abandon(self) -> None:
+        """Let go of this updater without waiting (its track was replaced): a training still running ends on
+        its own thread, and nothing it produces is applied anywhere."""
+        self._due = None
+        self._trained = None
+
     def close(self) -> None:
         self.wait()
         self._thread = None
