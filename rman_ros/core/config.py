@@ -216,7 +216,7 @@ class RMANConfig:
                                "the pass takes about 0.7x torch's time; one graph per region size, exported once "
                                "and cached, see rman_ros/core/backbone_ort.py), or auto (onnxruntime where it "
                                "applies and is installed, else torch). CPUs with bf16, CUDA and feature_mode patch "
-                               "always use torch. Not the default yet: see docs/BENCHMARKS.md", "ours",
+                               "always use torch. Torch is the default: see docs/BENCHMARKS.md", "ours",
                                choices=["torch", "onnxruntime", "auto"])
     bf16: bool = _f(True, "bf16 autocast for the backbone on CPUs that support it (faster; fp32 elsewhere)", "ours")
     bf16_scoring: bool = _f(True, "bf16 per-candidate products (the LSTM input product and fc1's h_T half) "

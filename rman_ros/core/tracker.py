@@ -120,11 +120,6 @@ class RMANTracker:
         """The score-fusion head's config: the Baseline variant's (no memory) with `c`'s other values."""
         return c.replace(**ABLATIONS["baseline"])
 
-    def _aux_updater(self, c: RMANConfig) -> Updater:
-        """The score-fusion head (the Baseline variant's) and its updater."""
-        bc = self._aux_cfg(c)
-        return Updater(self._new_head(bc, seed_offset=2), bc, self.rng)
-
     def _new_head(self, c: Optional[RMANConfig] = None, seed_offset: int = 0) -> RMANHead:
         c = c if c is not None else self.cfg
         with torch.random.fork_rng(devices=[]):
@@ -197,19 +192,18 @@ class RMANTracker:
         self.updater = Updater(self._new_head(), c, self.rng)
         hist = self._history()
         first = ([FrameSamples(0, hist, pos)], [FrameSamples(0, hist, neg)])
-        self.aux = None
         fusion = c.baseline_fusion > 0 and (c.use_lstm or c.aggregation != "none")
-        if fusion and c.update_mode != "sync":
+        bc = self._aux_cfg(c)  # the score-fusion head: the Baseline variant's
+        self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng) if fusion else None
+        if self.aux is not None and c.update_mode != "sync":
             # updates beside the frames: the memory-free head (a few times cheaper to train) is trained now and
             # tracks alone until the RMAN head's first-frame training, started here as a background update,
             # lands (async: when done; deferred: at frame update_lag). The first box comes that much sooner.
-            self.aux = self._aux_updater(c)
             self.aux.update(*first, c.init_iters, c.lr_init)
             self.updater.update(*first, c.init_iters, c.lr_init, c.update_mode, due=c.update_lag)
         else:
             self.updater.update(*first, c.init_iters, c.lr_init)
-            if fusion:
-                self.aux = self._aux_updater(c)
+            if self.aux is not None:
                 self.aux.update(*first, c.init_iters, c.lr_init)
         self.pools = SamplePools(c.pos_pool_frames, c.neg_pool_frames)
         keep = host_to_device(self.rng.permutation(neg.shape[0])[: c.n_neg_update], neg.device)
