@@ -117,3 +117,17 @@ def test_size_error_is_the_rms_log_side_ratio_and_off_target_counts_missed_frame
     assert M.off_target(pred, gt) == pytest.approx(1 / 3)  # only the box at (50, 50) misses the target
     assert M.size_error(gt[:3], gt[:3]) == 0.0 and M.off_target(gt[:3], gt[:3]) == 0.0
     assert np.isnan(M.size_error(pred[3:], gt[3:])) and np.isnan(M.off_target(pred[3:], gt[3:]))
+    assert M.aspect_error(pred, gt) == 0.0  # all of these boxes keep the target's square shape
+
+
+def test_aspect_error_is_the_shape_part_of_the_side_errors():
+    gt = np.array([[0, 0, 10, 20]] * 3, dtype=float)
+    wide = np.array([[0, 0, 20, 10]] * 3, dtype=float)  # the same area, the shape turned over
+    assert M.size_error(wide, gt) == pytest.approx(0.0, abs=1e-12)
+    assert M.aspect_error(wide, gt) == pytest.approx(np.log(2))  # 0.5 log(4)
+    # per frame, the squared log side errors split into the size part and the shape part
+    pred = np.array([[0, 0, 15, 20], [0, 0, 10, 30], [0, 0, 8, 16]], dtype=float)
+    lw, lh = np.log(pred[:, 2] / gt[:, 2]), np.log(pred[:, 3] / gt[:, 3])
+    total = np.mean((lw ** 2 + lh ** 2) / 2)
+    assert M.size_error(pred, gt) ** 2 + M.aspect_error(pred, gt) ** 2 == pytest.approx(total)
+    assert np.isnan(M.aspect_error(np.full((3, 4), np.nan), gt))

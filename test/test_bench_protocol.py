@@ -85,6 +85,7 @@ def test_a_candidate_that_helps_both_halves_is_kept(paired):
     assert cmp["fps"]["csrt"] == pytest.approx(50.0)
     for h in ("tune", "check"):  # shifted boxes of the right size: no size error; 4-8 px off: on target
         assert cmp["groups"][h]["size_err"] == {"baseline": 0.0, "candidate": 0.0}
+        assert cmp["groups"][h]["aspect_err"] == {"baseline": 0.0, "candidate": 0.0}
         assert cmp["groups"][h]["off"]["baseline"] == 0.0
     assert cmp["peers"]["csrt"]["all"] > cmp["groups"]["all"]["candidate"]
 

@@ -83,15 +83,32 @@ def normalized_center_error(a, b) -> np.ndarray:
     return d
 
 
-def size_error(pred, gt) -> float:
-    """Box-size error of a sequence: RMS over scored frames of log(sqrt(area_pred / area_gt)), the log of the
-    side-length ratio (0.1 = sides about 10 % off). Frames whose gt or prediction has no area are skipped."""
+def _log_side_ratios(pred, gt):
+    """log(w_pred / w_gt) and log(h_pred / h_gt) over the frames where both boxes have an area."""
     a, b = _pair(pred, gt)
     ok = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
     ok &= (a[:, 2] > 0) & (a[:, 3] > 0) & (b[:, 2] > 0) & (b[:, 3] > 0)
-    if not ok.any():
+    return np.log(a[ok, 2] / b[ok, 2]), np.log(a[ok, 3] / b[ok, 3])
+
+
+def size_error(pred, gt) -> float:
+    """Box-size error of a sequence: RMS over scored frames of log(sqrt(area_pred / area_gt)), the log of the
+    side-length ratio (0.1 = sides about 10 % off). Frames whose gt or prediction has no area are skipped."""
+    lw, lh = _log_side_ratios(pred, gt)
+    if not lw.size:
         return float("nan")
-    r = 0.5 * np.log(a[ok, 2] * a[ok, 3] / (b[ok, 2] * b[ok, 3]))
+    r = 0.5 * (lw + lh)
+    return float(np.sqrt(np.mean(r * r)))
+
+
+def aspect_error(pred, gt) -> float:
+    """Aspect-ratio error of a sequence: RMS of 0.5 log((w/h)_pred / (w/h)_gt), the part of the side errors
+    that size_error leaves out (per frame, log w and log h errors are s + a and s - a, with s the size part
+    and a this one; 0.1 = one side about 10 % too long, the other 10 % too short)."""
+    lw, lh = _log_side_ratios(pred, gt)
+    if not lw.size:
+        return float("nan")
+    r = 0.5 * (lw - lh)
     return float(np.sqrt(np.mean(r * r)))
 
 

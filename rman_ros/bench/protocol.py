@@ -53,6 +53,7 @@ class Run:
 
     auc: Dict[str, float]
     size_err: Dict[str, float]  # metrics.size_error per sequence
+    aspect_err: Dict[str, float]  # metrics.aspect_error per sequence
     off: Dict[str, float]  # metrics.off_target per sequence
     frames: int
     seconds: Optional[float]  # None when a sequence has no timing file
@@ -68,7 +69,7 @@ def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, 
         raise FileNotFoundError(f"no results folder {tracker_dir}")
     runs = {}
     for k, d in numbered_run_dirs(Path(tracker_dir)).items():
-        auc, size_err, off, frames, seconds = {}, {}, {}, 0, 0.0
+        auc, size_err, aspect_err, off, frames, seconds = {}, {}, {}, {}, 0, 0.0
         for name, seq in sequences.items():
             run = read_run(d, seq)
             if run is None:
@@ -76,6 +77,7 @@ def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, 
             boxes, times = run
             auc[name] = M.sequence_metrics(boxes, seq.gt)["auc"]
             size_err[name] = M.size_error(boxes, seq.gt)
+            aspect_err[name] = M.aspect_error(boxes, seq.gt)
             off[name] = M.off_target(boxes, seq.gt)
             if seconds is not None and times is not None:
                 frames += len(times)
@@ -83,7 +85,7 @@ def load_runs(tracker_dir: Path, sequences: Dict[str, D.Sequence]) -> Dict[int, 
             else:
                 seconds = None
         else:
-            runs[k] = Run(auc, size_err, off, frames, seconds)
+            runs[k] = Run(auc, size_err, aspect_err, off, frames, seconds)
     return runs
 
 
@@ -142,7 +144,7 @@ def compare(results: Path, dataset_root: Path, baseline: str, candidate: str,
         c = np.array([_group_mean(cand[k], names) for k in pairs])
         table[g] = {"sequences": len(names), "baseline": float(b.mean()), "candidate": float(c.mean()),
                     "delta": _mean_se(c - b)}
-        for field in ("size_err", "off"):  # why AUC moved: box size, or frames spent off the target
+        for field in ("size_err", "aspect_err", "off"):  # why AUC moved: box size and shape, or frames off target
             table[g][field] = {side: float(np.mean([_group_mean(runs[k], names, field) for k in pairs]))
                                for side, runs in (("baseline", base), ("candidate", cand))}
     out["groups"] = table
@@ -240,15 +242,17 @@ def markdown(cmp: Dict[str, object]) -> str:
             cells.append(f"{peers[p][g]:.3f}" if g in peers[p] else "")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Why AUC moved, per half: the box-size error (RMS of the log side-length ratio to the ground "
-              "truth, 0.10 = sides about 10 % off) and the share of frames spent off the target (IoU <= 0.05: "
-              "lost or on a distractor), mean over sequences and paired seeds.", "",
-              "| group | size error baseline | size error candidate | off-target baseline | off-target candidate |",
-              "|---|---|---|---|---|"]
+              "truth, 0.10 = sides about 10 % off), the aspect-ratio error (RMS of half the log ratio of the "
+              "aspect ratios: 0.10 = one side about 10 % too long and the other too short) and the share of "
+              "frames spent off the target (IoU <= 0.05: lost or on a distractor), mean over sequences and "
+              "paired seeds; each as baseline -> candidate.", "",
+              "| group | size error | aspect error | off-target |", "|---|---|---|---|"]
     for g in ("all",) + HALVES:
         row = cmp["groups"][g]
         if "size_err" in row:
-            lines.append(f"| {g} | {row['size_err']['baseline']:.3f} | {row['size_err']['candidate']:.3f} | "
-                         f"{row['off']['baseline']:.3f} | {row['off']['candidate']:.3f} |")
+            cells = [f"{row[f]['baseline']:.3f} -> {row[f]['candidate']:.3f}"
+                     for f in ("size_err", "aspect_err", "off")]
+            lines.append(f"| {g} | " + " | ".join(cells) + " |")
     lines += ["", "| sequence | half | baseline | candidate | delta | seeds better/worse |",
               "|---|---|---|---|---|---|"]
     half_of = {n: h for h, names in cmp["split"].items() for n in names}
