@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from rman_ros.bag import launcher
 
-    launcher.sigterm_as_keyboard_interrupt()
+    launcher.stop_signals_as_keyboard_interrupt()
 
     video = Path(a.video) if a.video else default_video()
     if a.video and not a.box:

@@ -247,3 +247,25 @@ def test_a_bad_parameter_value_exits_with_status_1(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=node_env())
     assert res.returncode == 1, res.stdout + res.stderr
     assert "k_yaw" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_sigint_stops_a_follower_whose_parent_ignored_sigint(tmp_path):
+    """A process started in the background by a non-interactive shell (`follow_node &` in a script, a CI
+    runner) inherits SIGINT ignored; Python then raises no KeyboardInterrupt on it, so the node must set
+    its own handler to stop on SIGINT (as `ros2 launch` sends it)."""
+    import signal
+
+    from rman_ros.bag.launcher import stop_node
+
+    log = tmp_path / "follow_node.log"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child, as from `cmd &`
+    try:
+        proc = start_follower(private_namespace("sigign"), log)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        wait_for(lambda: proc.poll() is not None or "active:" in log.read_text(), 60, what="follow_node active")
+    finally:
+        code = stop_node(proc, timeout=15)
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text()

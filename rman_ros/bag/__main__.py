@@ -66,9 +66,9 @@ def main(argv=None) -> int:
     b.add_argument("--namespace", default="", help="start the node in this namespace")
 
     a = ap.parse_args(argv)
-    from rman_ros.bag.launcher import sigterm_as_keyboard_interrupt
+    from rman_ros.bag.launcher import stop_signals_as_keyboard_interrupt
 
-    sigterm_as_keyboard_interrupt()
+    stop_signals_as_keyboard_interrupt()
     from rman_ros.bench.datasets import SequenceError
 
     try:

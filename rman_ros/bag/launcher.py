@@ -75,11 +75,15 @@ def stop_node(proc: subprocess.Popen, timeout: float = 15.0) -> int:
     return proc.returncode
 
 
-def sigterm_as_keyboard_interrupt() -> None:
-    """Make SIGTERM unwind like Ctrl-C, so `finally` blocks stop the node subprocess."""
+def stop_signals_as_keyboard_interrupt() -> None:
+    """Make SIGINT and SIGTERM unwind as KeyboardInterrupt, so `finally` blocks run (stop a node subprocess,
+    send a last zero command). SIGINT is set explicitly: Python raises KeyboardInterrupt on it only when the
+    parent left it at its default, and a process started in the background by a non-interactive shell
+    (`cmd &` in a script, CI runners) inherits SIGINT ignored and would not stop on it."""
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, handler)
 
 

@@ -32,7 +32,7 @@ from sensor_msgs.msg import CameraInfo
 from std_srvs.srv import SetBool
 from vision_msgs.msg import Detection2DArray
 
-from rman_ros.bag.launcher import sigterm_as_keyboard_interrupt
+from rman_ros.bag.launcher import stop_signals_as_keyboard_interrupt
 from rman_ros.follow import messages
 from rman_ros.follow.controller import STOP, control
 from rman_ros.follow.params import FOLLOW_PARAMS, NODE_NAME, gains_from_values
@@ -340,7 +340,7 @@ def main(args=None) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     # own signal handling: rclpy's would shut the context down before the final zero command is sent
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    sigterm_as_keyboard_interrupt()
+    stop_signals_as_keyboard_interrupt()
     node = None
     code = 0
     try:

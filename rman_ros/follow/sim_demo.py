@@ -197,9 +197,9 @@ def main(argv=None) -> int:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
     args = parse_args(argv)
-    from rman_ros.bag.launcher import sigterm_as_keyboard_interrupt
+    from rman_ros.bag.launcher import stop_signals_as_keyboard_interrupt
 
-    sigterm_as_keyboard_interrupt()
+    stop_signals_as_keyboard_interrupt()
     try:
         s = run(args)
     except RuntimeError as exc:
