@@ -1,5 +1,6 @@
 """RMANTracker end to end: API contract, bad input, determinism, async updates, a real OTB sequence."""
 
+import copy
 import os
 import re
 import threading
@@ -478,24 +479,35 @@ def test_a_blacked_out_camera_loses_nothing(arithmetic):
 
 
 def test_with_background_updates_the_first_box_does_not_wait_for_the_rman_head(arithmetic):
-    """Updates beside the frames (the node's modes): initialize() trains the memory-free fusion head, starts
-    the RMAN head's first-frame training as a background update and returns; the memory-free head tracks
-    alone until that training lands (deferred: exactly at frame update_lag), then the two scores are fused
-    as usual. On Crossing the walker is tracked throughout, and a deferred run repeats box for box."""
+    """Updates beside the frames (the node's modes): initialize() trains the memory-free fusion head for
+    first_box_iters iterations, starts the RMAN head's first-frame training and the rest of the memory-free
+    head's as background updates and returns; the memory-free head tracks alone until they land (deferred:
+    exactly at frame update_lag), then the two scores are fused as usual. On Crossing the walker is tracked
+    throughout, and a deferred run repeats box for box."""
     frames, gt = load_seq("Crossing", 30)
     lag = 10
     runs = []
     for _ in range(2):
         t = RMANTracker(RMANConfig(device="cpu", update_mode="deferred", update_lag=lag))
+        assert t.cfg.first_box_iters < t.cfg.init_iters
         first = t.initialize(frames[0], gt[0])
-        assert first["updates_done"] == 0 and t.updater.pending and t.aux.updates_done == 1
-        res = [t.track(f) for f in frames[1:]]
+        assert first["updates_done"] == 0 and t.updater.pending and t.aux.updates_done == 1 and t.aux.pending
+        before = copy.deepcopy(t.aux.front.state_dict())
+        res = [t.track(f) for f in frames[1:lag + 1]]
+        assert t.aux.updates_done == 2  # its remaining first-frame iterations landed with the RMAN head's
+        assert any(not torch.equal(v, t.aux.front.state_dict()[k]) for k, v in before.items())
+        res += [t.track(f) for f in frames[lag + 1:]]
         t.close()
         assert [r["updates_done"] for r in res[:lag]] == [0] * (lag - 1) + [1]
         assert min(iou(r["box"], g) for r, g in zip(res, gt[1:])) > 0.5
         runs.append([r["box"] for r in res])
     assert runs[0] == runs[1]
+    # first_box_iters >= init_iters: the memory-free head is fully trained before the first box
+    t = RMANTracker(RMANConfig(device="cpu", update_mode="deferred", first_box_iters=50, init_iters=50))
+    t.initialize(frames[0], gt[0])
+    assert t.aux.updates_done == 1 and not t.aux.pending and t.updater.pending
+    t.close()
     # sync mode (the benchmark's) trains both heads inside initialize(), as before
     t = RMANTracker(RMANConfig(device="cpu", update_mode="sync"))
-    assert t.initialize(frames[0], gt[0])["updates_done"] == 1 and not t.updater.busy
+    assert t.initialize(frames[0], gt[0])["updates_done"] == 1 and not t.updater.busy and not t.aux.pending
     t.close()

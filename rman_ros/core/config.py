@@ -205,6 +205,10 @@ class RMANConfig:
                           "second core). In async and deferred mode with score fusion, the RMAN head's first-frame "
                           "training is the first background update and the memory-free head tracks alone until it "
                           "lands, so the first box does not wait for it", "ours", choices=["sync", "async", "deferred"])
+    first_box_iters: int = _f(10, "async and deferred mode with score fusion: of the memory-free head's init_iters "
+                              "first-frame iterations, this many run before the first box and the rest as a "
+                              "background update that lands with the RMAN head's first training (init_iters or "
+                              "more: all of them before the first box)", "ours", (1, 10000))
     update_lag: int = _f(10, "deferred mode: an update started at frame t is applied before frame t + this is "
                          "tracked (track() waits for it if it has not finished)", "ours", (1, 10000), runtime=True)
     seed: int = _f(0, "random seed (sync mode is deterministic for a seed)", "ours", (0, 2**31 - 1))

@@ -196,11 +196,16 @@ class RMANTracker:
         bc = self._aux_cfg(c)  # the score-fusion head: the Baseline variant's
         self.aux = Updater(self._new_head(bc, seed_offset=2), bc, self.rng) if fusion else None
         if self.aux is not None and c.update_mode != "sync":
-            # updates beside the frames: the memory-free head (a few times cheaper to train) is trained now and
-            # tracks alone until the RMAN head's first-frame training, started here as a background update,
-            # lands (async: when done; deferred: at frame update_lag). The first box comes that much sooner.
-            self.aux.update(*first, c.init_iters, c.lr_init)
+            # updates beside the frames: the memory-free head (a few times cheaper to train) is trained now, for
+            # first_box_iters of its iterations, and tracks alone until the RMAN head's first-frame training,
+            # started here as a background update, lands (async: when done; deferred: at frame update_lag). The
+            # memory-free head's remaining iterations continue its weights in a background update that lands
+            # with it. The first box comes that much sooner.
+            now = min(c.first_box_iters, c.init_iters)
+            self.aux.update(*first, now, c.lr_init)
             self.updater.update(*first, c.init_iters, c.lr_init, c.update_mode, due=c.update_lag)
+            if c.init_iters > now:
+                self.aux.update(*first, c.init_iters - now, c.lr_init, c.update_mode, due=c.update_lag)
         else:
             self.updater.update(*first, c.init_iters, c.lr_init)
             if self.aux is not None:
