@@ -1,4 +1,4 @@
-"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,visualize,vot,list} ...``."""
+"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,crossing,visualize,vot,list} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -130,6 +130,33 @@ def cmd_protocol(args) -> int:
     return run_protocol(args)
 
 
+def cmd_crossing(args) -> int:
+    from rman_ros.bench import crossing as X
+    from rman_ros.io import write_text_atomic
+
+    crossings = X.load_crossings(args.crossings)
+    clips = Path(args.out) / "clips"
+    print(f"building {len(crossings)} crossing clips in {clips} (kept once built)", file=sys.stderr)
+    X.build_clips(crossings, args.dataset_root, clips, log=sys.stderr)
+    model_dir = args.model_dir
+    if model_dir is None:  # peers' model files are looked up beside the real dataset root, not the clips
+        from rman_ros.bench.trackers import find_nanotrack_models
+
+        try:
+            model_dir = find_nanotrack_models(None, args.dataset_root)
+        except FileNotFoundError:
+            pass
+    run_args = argparse.Namespace(**dict(vars(args), dataset_root=clips, model_dir=model_dir,
+                                          sequences=",".join(c.name for c in crossings)))
+    rc = _run_trackers(run_args, _csv(args.trackers) or [])
+    scores = X.score_results(args.out, clips, crossings)
+    write_text_atomic(Path(args.out) / "crossing_scores.json", json.dumps(scores, indent=1) + "\n")
+    png = X.plot_scores(scores, Path(args.out) / "crossing.png")
+    print(X.format_scores(scores))
+    print(f"scores written to {Path(args.out) / 'crossing_scores.json'}" + (f" and {png}" if png else ""))
+    return rc
+
+
 def cmd_visualize(args) -> int:
     from rman_ros.bench.visualize import main as vis_main
 
@@ -203,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.01,
                    help="AUC a speed change may cost each half (default 0.01)")
     p.set_defaults(func=cmd_protocol)
+
+    p = sub.add_parser("crossing", help="stress test: a look-alike walks across the target (clips composed from "
+                       "the development sequences); does the tracker stay on the target?")
+    p.add_argument("--dataset-root", required=True, type=Path,
+                   help="folder holding the crossings' host and donor sequences (e.g. ../shared/data)")
+    p.add_argument("--trackers", required=True, help="comma-separated, as for run (e.g. rman,csrt)")
+    p.add_argument("--crossings", type=Path, help="crossings file (default: the repository's crossings.json)")
+    _add_run_opts(p)
+    p.set_defaults(func=cmd_crossing)
 
     p = sub.add_parser("visualize", help="Sec. III-C figures (activation weights, attention maps, PCC)")
     p.add_argument("--sequence", required=True, type=Path, help="sequence folder")

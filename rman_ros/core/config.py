@@ -158,6 +158,13 @@ class RMANConfig:
                                  "search widens (0 = always follow, as py-MDNet). On a fully occluded target nothing "
                                  "in the search region scores, and following the noise of a flat score map is a "
                                  "random walk that can leave the target's area", "ours", (0.0, 1.0), runtime=True)
+    doubt_ratio: float = _f(0.0, "a frame whose score passes success_threshold but falls below this fraction of "
+                            "the median score of the track's last 50 such frames is doubtful and counts as lost: "
+                            "the box stays where the target was last found, the search widens, and nothing is "
+                            "learned from the frame (0 = off). A look-alike that walks in front of the target "
+                            "(a passer-by) scores lower than the target did, and without this pulls the box away "
+                            "with it; see the crossing test in docs/BENCHMARKS.md", "ours", (0.0, 1.0),
+                            runtime=True)
     trans_max: float = _f(1.5, "maximum translation spread when widening the search", "py-mdnet",
                           (0.0, 10.0), runtime=True)
     # ---------------- features (ours: the paper's future work, RoIAlign) ----------------

@@ -30,6 +30,21 @@ from .variants import ABLATIONS
 # depends on the classifier's calibration, which carried the box away from where the target reappears.
 FEATURELESS_CONTRAST = 1.0 / 255.0
 
+# doubt_ratio compares a frame's score with the median of this many recent found frames' scores
+DOUBT_WINDOW = 50
+
+
+def is_doubtful(score: float, recent: deque, ratio: float) -> bool:
+    """Whether a found target's `score` is doubtful: below `ratio` times the median of `recent` (the last found
+    frames' scores; at least 5 needed). `score` then joins `recent`, doubtful or not, so that a lasting change
+    of the target's look lowers the bar within half the window instead of losing the target for good.
+    Always False for ratio 0."""
+    if ratio <= 0:
+        return False
+    doubt = len(recent) >= 5 and score < ratio * float(np.median(recent))
+    recent.append(float(score))
+    return doubt
+
 
 class RMANTracker:
     def __init__(self, config: Optional[RMANConfig] = None, **overrides):
@@ -131,7 +146,7 @@ class RMANTracker:
     # ------------------------------------------------------------------ API
     # what initialize() replaces: a failed initialize() puts these back, so the previous track goes on
     _TRACK_STATE = ("rng", "hist", "scale_filter", "_scale_model", "bbreg", "updater", "aux", "pools",
-                    "box", "frame_idx", "last_update_frame", "trans", "lost", "initialized")
+                    "box", "frame_idx", "last_update_frame", "trans", "lost", "recent_scores", "initialized")
     _FEATURE_STATE = ("mean", "std", "proj", "proj_mean", "_fused")
 
     def initialize(self, image, box) -> Dict:
@@ -218,6 +233,7 @@ class RMANTracker:
         self.last_update_frame = 0
         self.trans = c.trans
         self.lost = False
+        self.recent_scores = deque(maxlen=DOUBT_WINDOW)
         self.initialized = True
         t3 = time.perf_counter()
         timings = {"features": t1 - t0, "samples": t2 - t1, "train": t3 - t2, "total": t3 - t0}
@@ -275,6 +291,8 @@ class RMANTracker:
         cands, feats, scores, top = self._detect(ff, hist, head)
         score = float(scores[top].mean())
         success = score >= c.success_threshold and not featureless
+        doubtful = success and is_doubtful(score, self.recent_scores, c.doubt_ratio)
+        success = success and not doubtful
         box = cands[top].mean(0)
         if success and c.use_bbreg:
             box = self.bbreg.predict(feats[top], cands[top]).mean(0)
@@ -288,7 +306,7 @@ class RMANTracker:
         t2 = time.perf_counter()
         self.lost = not success
         self.trans = c.trans if success else min(self.trans * c.trans_expand, c.trans_max)
-        if success or (c.follow_when_lost and score >= c.follow_min_score and not featureless):
+        if success or (c.follow_when_lost and score >= c.follow_min_score and not featureless and not doubtful):
             self.box = box
         if success:
             pos, neg, target = self._collect(ff, box, c.n_pos_update, c.n_neg_update, c.trans_neg, c.scale_neg,
