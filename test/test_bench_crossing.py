@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from rman_ros.bench import crossing as X
 from rman_ros.bench import datasets as D
@@ -113,3 +114,15 @@ def test_the_crossings_file_names_development_sequences_long_enough(data_dir):
         assert len(host.frames) >= X.Timing().frames
         assert np.isfinite(host.gt[:X.Timing().frames]).all()
         assert 0 <= c.donor_frame < len(donor.frames) and (donor.gt[c.donor_frame][2:] > 0).all()
+
+
+def test_a_host_without_a_target_box_in_the_clip_s_frames_is_refused_by_name(tmp_path):
+    pairs = _write_pair(tmp_path / "ds", SMALL.frames)
+    gt_file = tmp_path / "ds" / "Host" / "groundtruth_rect.txt"
+    lines = gt_file.read_text().splitlines()
+    lines[5] = "0,0,0,0"  # the target out of view on frame 6
+    gt_file.write_text("\n".join(lines) + "\n")
+    specs = {s.name: s for s in D.discover(tmp_path / "ds")}
+    with pytest.raises(ValueError, match="Host_x_Donor_R.*without a target box"):
+        X.build_clip(X.load_crossings(pairs)[0], specs, tmp_path / "clips", SMALL)
+    assert not (tmp_path / "clips" / "Host_x_Donor_R" / "groundtruth_rect.txt").exists()

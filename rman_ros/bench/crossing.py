@@ -125,6 +125,9 @@ def build_clip(crossing: Crossing, specs: Dict[str, D.SequenceSpec], out_root: P
                          f"the clip needs {timing.frames}")
     patch = _donor_patch(D.load_sequence(specs[crossing.donor]), crossing.donor_frame)
     gt = np.asarray(host.gt[:timing.frames], dtype=np.float64)
+    if not (np.isfinite(gt).all() and (gt[:, 2:] > 0).all()):
+        raise ValueError(f"crossing {crossing.name}: {host.name} has frames without a target box among its first "
+                         f"{timing.frames}; the distractor walks relative to that box")
     dist = np.zeros_like(gt)
     for i in range(timing.frames):
         image = read_image(host.frames[i])
