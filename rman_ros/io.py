@@ -7,6 +7,7 @@
   half-written result file (the benchmark runner relies on this for resume).
 * :func:`read_boxes` / :func:`format_boxes` read and write ``x,y,w,h`` box files
   in the OTB convention (comma, tab or space separated; CRLF tolerated).
+* :func:`save_figure_atomic` writes a matplotlib figure the same way and closes it.
 """
 from __future__ import annotations
 
@@ -69,6 +70,24 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def save_figure_atomic(fig, path: PathLike, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as `path` (format from its suffix) through a temporary file in the same folder
+    and a rename, then close the figure."""
+    import matplotlib.pyplot as plt
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, p)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return p
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:

@@ -27,7 +27,8 @@ import numpy as np
 
 from rman_ros.bench import datasets as D
 from rman_ros.bench.metrics import iou
-from rman_ros.io import format_boxes, read_boxes, read_image, write_text_atomic
+from rman_ros.bench.report import find_trackers, numbered_run_dirs
+from rman_ros.io import format_boxes, read_boxes, read_image, save_figure_atomic, write_text_atomic
 
 CROSSINGS_FILE = Path(__file__).resolve().parent / "data" / "crossings.json"
 DISTRACTOR_FILE = "distractor_rect.txt"
@@ -167,22 +168,23 @@ def score_results(results: Path, clips_root: Path, crossings: Sequence[Crossing]
     """label -> {clips: {clip: [scores per run]}, on_target, on_distractor (means over clips and runs),
     kept, taken (runs that end on the target / on the distractor for at least half the scored frames),
     runs} for every result folder under `results` holding runs of the clips."""
+    truth = {}  # clip -> (target boxes, distractor boxes), read once for every tracker
+    for c in crossings:
+        folder = Path(clips_root) / c.name
+        if (folder / "groundtruth_rect.txt").is_file():
+            truth[c.name] = read_boxes(folder / "groundtruth_rect.txt"), read_boxes(folder / DISTRACTOR_FILE)
     out: Dict[str, Dict[str, object]] = {}
-    for tracker_dir in sorted(p for p in Path(results).iterdir() if p.is_dir() and p.name != "clips"):
+    for label in find_trackers(results):
         per_clip: Dict[str, List[Dict[str, float]]] = {}
-        for c in crossings:
-            folder = Path(clips_root) / c.name
-            if not (folder / "groundtruth_rect.txt").is_file():
-                continue
-            gt, dist = read_boxes(folder / "groundtruth_rect.txt"), read_boxes(folder / DISTRACTOR_FILE)
-            runs = [tracker_dir / f"{c.name}.txt"] + sorted(tracker_dir.glob(f"repeat*/{c.name}.txt"))
-            for r in runs:
+        for run_dir in numbered_run_dirs(Path(results) / label).values():
+            for name, (gt, dist) in truth.items():
+                r = run_dir / f"{name}.txt"
                 if r.is_file():
-                    per_clip.setdefault(c.name, []).append(clip_scores(read_boxes(r), gt, dist, timing))
+                    per_clip.setdefault(name, []).append(clip_scores(read_boxes(r), gt, dist, timing))
         flat = [s for runs in per_clip.values() for s in runs]
         if not flat:
             continue
-        out[tracker_dir.name] = {
+        out[label] = {
             "clips": per_clip, "runs": len(flat),
             "on_target": float(np.mean([s["on_target"] for s in flat])),
             "on_distractor": float(np.mean([s["on_distractor"] for s in flat])),
@@ -237,9 +239,4 @@ def plot_scores(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pa
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title("Distractor crossings: who stays on the target (mean over runs)", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure_atomic(fig, path)

@@ -22,7 +22,7 @@ import numpy as np
 from rman_ros.bench import datasets as D
 from rman_ros.bench import metrics as M
 from rman_ros.bench.report import numbered_run_dirs, read_run
-from rman_ros.io import read_boxes, write_text_atomic
+from rman_ros.io import read_boxes, save_figure_atomic, write_text_atomic
 
 MIN_SEEDS = 6
 SPEED_TOLERANCE = 0.01
@@ -298,12 +298,7 @@ def plot(cmp: Dict[str, object], path: Path) -> Optional[Path]:
         ax.set_title(title + (" (blue: tune, orange: check)" if rows is seqs else ""), fontsize=9)
     fig.suptitle(f"{cmp['candidate']} vs {cmp['baseline']}: {cmp['verdict']}", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def run_protocol(args) -> int:
