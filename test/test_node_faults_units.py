@@ -124,6 +124,38 @@ def test_spin_reports_a_raising_callback_and_goes_on():
     assert ex.calls == 3 and [str(e) for e in node.errors] == ["99 is not a valid ParameterType"]
 
 
+def test_spin_ends_quietly_when_a_signal_shuts_the_context_down_mid_wait():
+    rclpy = pytest.importorskip("rclpy")
+    from rclpy.executors import SingleThreadedExecutor
+
+    from rman_ros.ros.tracker_node import spin
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    real = SingleThreadedExecutor(context=ctx)
+
+    class Executor:  # the shutdown lands after spin's rclpy.ok() check, before the executor's wait set
+        calls = 0
+
+        def spin_once(self, timeout_sec):
+            self.calls += 1
+            rclpy.shutdown(context=ctx)
+            real.spin_once(timeout_sec=timeout_sec)  # raises: the context is not valid any more
+
+    class Node:
+        errors = []
+
+        def report_callback_error(self, exc):
+            self.errors.append(exc)
+
+    ex, node = Executor(), Node()
+    try:
+        spin(ex, node, threading.Event(), context=ctx)
+    finally:
+        rclpy.try_shutdown(context=ctx)
+    assert ex.calls == 1 and node.errors == []
+
+
 def test_stop_signals_set_an_event_instead_of_raising():
     from rman_ros.ros.tracker_node import catch_stop_signals
 

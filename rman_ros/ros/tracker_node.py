@@ -44,7 +44,9 @@ def catch_stop_signals() -> threading.Event:
 
 def spin(executor, node, stop: threading.Event, context=None) -> None:
     """Serve callbacks until shutdown. An exception escaping a callback (e.g. rclpy's parameter service on a
-    malformed request) is logged and counted in the diagnostics, and the node goes on serving."""
+    malformed request) is logged and counted in the diagnostics, and the node goes on serving. An exception
+    raised because a signal shut the context down between the loop's check and the wait (rclpy's "context is
+    not valid") is that shutdown, not an error."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
@@ -54,6 +56,8 @@ def spin(executor, node, stop: threading.Event, context=None) -> None:
         except (KeyboardInterrupt, ExternalShutdownException):
             break
         except Exception as exc:  # noqa: BLE001 - one bad request must not take the node down
+            if not rclpy.ok(context=context) or stop.is_set():
+                break
             node.report_callback_error(exc)
 
 
