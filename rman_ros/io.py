@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 import numpy as np
 
@@ -72,9 +72,9 @@ def _umask() -> int:
     return mask
 
 
-def save_figure_atomic(fig, path: PathLike, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as `path` (format from its suffix) through a temporary file in the same folder
-    and a rename, then close the figure."""
+def save_figure_atomic(fig, path: PathLike, dpi: Optional[float] = None) -> Path:
+    """Save a matplotlib figure as `path` (format from its suffix; dpi None: matplotlib's default) through a
+    temporary file in the same folder and a rename, then close the figure."""
     import matplotlib.pyplot as plt
 
     p = Path(path)

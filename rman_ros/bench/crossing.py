@@ -239,4 +239,4 @@ def plot_scores(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pa
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title("Distractor crossings: who stays on the target (mean over runs)", fontsize=10)
     fig.tight_layout()
-    return save_figure_atomic(fig, path)
+    return save_figure_atomic(fig, path, dpi=110)

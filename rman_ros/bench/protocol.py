@@ -298,7 +298,7 @@ def plot(cmp: Dict[str, object], path: Path) -> Optional[Path]:
         ax.set_title(title + (" (blue: tune, orange: check)" if rows is seqs else ""), fontsize=9)
     fig.suptitle(f"{cmp['candidate']} vs {cmp['baseline']}: {cmp['verdict']}", fontsize=10)
     fig.tight_layout()
-    return save_figure_atomic(fig, path)
+    return save_figure_atomic(fig, path, dpi=110)
 
 
 def run_protocol(args) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 from rman_ros.bench import datasets as D
 from rman_ros.bench import metrics as M
 from rman_ros.bench.stages import read_stages, summarise
-from rman_ros.io import read_boxes, write_text_atomic
+from rman_ros.io import read_boxes, save_figure_atomic, write_text_atomic
 
 _SCALARS = ("auc", "dp20", "os50", "cle", "npr", "npr_auc", "fps", "fps_no_init")
 
@@ -178,9 +178,7 @@ def plot_curves(entries: Dict[str, Dict[str, object]], path: Path, kind: str, ti
     fig, ax = plt.subplots(figsize=(6.6, 4.2), dpi=90)
     _curve_axes(ax, entries, kind, title, outside=True)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def plot_pair(entries: Dict[str, Dict[str, object]], path: Path, title: str) -> Path:
@@ -189,9 +187,7 @@ def plot_pair(entries: Dict[str, Dict[str, object]], path: Path, title: str) -> 
     _curve_axes(axes[0], entries, "success", f"Success plots of OPE - {title}")
     _curve_axes(axes[1], entries, "precision", f"Precision plots of OPE - {title}")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def plot_speed(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Path]:
@@ -221,9 +217,7 @@ def plot_speed(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pat
     ax.legend(fontsize=7)
     ax.set_title("Speed", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def _stage_union(summaries) -> List[str]:
@@ -255,9 +249,7 @@ def plot_stages(scores: Dict[str, Dict[str, object]], path: Path) -> Optional[Pa
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title("Where the time goes", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 # --------------------------------------------------------------------------- tables

@@ -25,6 +25,7 @@ import numpy as np
 
 from rman_ros.bench.args import split_csv
 from rman_ros.core.config_files import load_overrides
+from rman_ros.io import save_figure_atomic
 
 DEFAULT_ATTENTION_VARIANTS = ("baseline", "baseline_lstm_mal", "rman")
 
@@ -102,9 +103,7 @@ def draw_activation(image, boxes: np.ndarray, theta: np.ndarray, labels: List[st
     axes[1].legend(fontsize=7)
     axes[1].grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def draw_attention(patch_image: np.ndarray, maps: Dict[str, np.ndarray], path: Path) -> Path:
@@ -119,9 +118,7 @@ def draw_attention(patch_image: np.ndarray, maps: Dict[str, np.ndarray], path: P
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def draw_pcc(pcc: Dict[str, np.ndarray], path: Path, title: str) -> Path:
@@ -137,9 +134,7 @@ def draw_pcc(pcc: Dict[str, np.ndarray], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def draw_history_scores(frames: np.ndarray, scores: Dict[str, np.ndarray], threshold: float, path: Path,
@@ -157,9 +152,7 @@ def draw_history_scores(frames: np.ndarray, scores: Dict[str, np.ndarray], thres
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure_atomic(fig, path)
 
 
 def visualize(sequence: Path, frame: int, out: Path, overrides: Optional[dict] = None,

@@ -105,6 +105,7 @@ def plot(records, phases, path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from rman_ros.io import save_figure_atomic
 
     t = [r.t for r in records]
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(9, 5.5))
@@ -121,8 +122,7 @@ def plot(records, phases, path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     ax1.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure_atomic(fig, path, dpi=110)
 
 
 def run(args) -> dict:
