@@ -1,4 +1,4 @@
-"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,crossing,visualize,vot,list} ...``."""
+"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,crossing,scale-probe,visualize,vot,list} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -157,6 +157,25 @@ def cmd_crossing(args) -> int:
     return rc
 
 
+def cmd_scale_probe(args) -> int:
+    from rman_ros.bench import datasets as D
+    from rman_ros.bench.scale_probe import probe_dataset
+    from rman_ros.core.config_files import load_config
+    from rman_ros.io import write_text_atomic
+
+    specs = D.select(D.discover(args.dataset_root), _csv(args.sequences))
+    if not specs:
+        raise ValueError(f"no sequences found under {args.dataset_root}")
+    cfg = load_config(args.config)
+    print(f"scale filter alone on the ground-truth centres of {len(specs)} sequences "
+          f"(scales {cfg.scale_filter_scales}, step {cfg.scale_filter_step}, lr {cfg.scale_filter_lr}, "
+          f"interp {cfg.scale_filter_interp}, scale_rate {cfg.scale_rate})", flush=True)
+    scores = probe_dataset((D.load_sequence(s) for s in specs), cfg, log=sys.stdout)
+    if args.out is not None:
+        write_text_atomic(Path(args.out), json.dumps(scores, indent=1) + "\n")
+    return 0
+
+
 def cmd_visualize(args) -> int:
     from rman_ros.bench.visualize import main as vis_main
 
@@ -239,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crossings", type=Path, help="crossings file (default: the repository's crossings.json)")
     _add_run_opts(p)
     p.set_defaults(func=cmd_crossing)
+
+    p = sub.add_parser("scale-probe", help="the box-size estimate alone: the scale filter on the ground-truth "
+                       "centres (seconds per sequence); size error and bias per sequence")
+    _add_common(p)
+    p.add_argument("--config", help="RMANConfig overrides (YAML file or preset name): scale_filter_*, scale_rate")
+    p.add_argument("--out", type=Path, help="also write the scores as JSON to this file")
+    p.set_defaults(func=cmd_scale_probe)
 
     p = sub.add_parser("visualize", help="Sec. III-C figures (activation weights, attention maps, PCC)")
     p.add_argument("--sequence", required=True, type=Path, help="sequence folder")

@@ -1,0 +1,83 @@
+"""The box-size estimate alone: the tracker's scale filter run on the ground-truth centres of a sequence.
+
+With the centre given, what is left of the box error is the size estimate's own: how far it lags a
+target that grows or shrinks, and how much it jitters on one that does not. A sequence takes seconds (no
+network, no training), so size estimators can be compared here before a full run under the protocol.
+
+Per frame, as in ``RMANTracker.track``: the pyramid around the centre at the previous box size gives the
+filter's size multiplier, the new size is blended geometrically with the previous one (``scale_rate``),
+and the filter learns from the pyramid at the new box.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, TextIO
+
+import cv2
+import numpy as np
+
+from rman_ros.core.config import RMANConfig
+from rman_ros.core.scale_filter import ScaleFilter, model_size, pixel_pyramid
+
+
+def _gray(frame) -> np.ndarray:
+    """float32 grayscale in [0, 1] of an image path or an HxW / HxWx3 (RGB) uint8 array."""
+    img = cv2.imread(str(frame), cv2.IMREAD_GRAYSCALE) if not isinstance(frame, np.ndarray) else frame
+    if img is None:
+        raise FileNotFoundError(f"cannot read image {frame}")
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    return img.astype(np.float32) * (1.0 / 255.0)
+
+
+def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = None) -> np.ndarray:
+    """Box sizes (N, 2) that the scale filter of `cfg` gives on the ground-truth centres of `gt` (N, 4;
+    x, y, w, h), starting from gt[0]. Frames whose ground truth is missing (w or h <= 0) keep the size."""
+    c = cfg if cfg is not None else RMANConfig()
+    gt = np.asarray(gt, dtype=np.float64)
+    sf = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr, interp=c.scale_filter_interp)
+    size = gt[0, 2:].copy()
+    template = model_size(size)
+    sizes = [size.copy()]
+    for t, frame in enumerate(frames):
+        gray = _gray(frame)
+        centre = gt[t, :2] + gt[t, 2:] / 2
+        if t == 0:
+            sf.update(pixel_pyramid(gray, sf.boxes(np.concatenate([centre - size / 2, size])), template))
+            continue
+        if t >= len(gt):
+            break
+        if np.all(gt[t, 2:] > 0):
+            box = np.concatenate([centre - size / 2, size])
+            found = size * sf.detect(pixel_pyramid(gray, sf.boxes(box), template))
+            size = np.exp((1.0 - c.scale_rate) * np.log(size) + c.scale_rate * np.log(found))
+            sf.update(pixel_pyramid(gray, sf.boxes(np.concatenate([centre - size / 2, size])), template))
+        sizes.append(size.copy())
+    return np.asarray(sizes)
+
+
+def size_log_ratios(sizes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """log(sqrt(w h) / sqrt(w_gt h_gt)) per frame with a ground truth (positive: the box is too large)."""
+    gt = np.asarray(gt, dtype=np.float64)[: len(sizes)]
+    ok = np.all(gt[:, 2:] > 0, axis=1)
+    return 0.5 * np.log(sizes[ok, 0] * sizes[ok, 1] / (gt[ok, 2] * gt[ok, 3]))
+
+
+def summarize(ratios: np.ndarray) -> Dict[str, float]:
+    """error: mean |log size ratio| (0.10 = about 10 % off); bias: its signed mean (the lag shows as a bias
+    of one sign through a sequence)."""
+    return {"error": float(np.abs(ratios).mean()), "bias": float(ratios.mean()), "frames": int(len(ratios))}
+
+
+def probe_dataset(seqs: List, cfg: Optional[RMANConfig] = None, log: Optional[TextIO] = None) -> Dict[str, Dict]:
+    """summarize() per loaded sequence (objects with .name, .frames, .gt), printed as it goes to `log`."""
+    out = {}
+    for seq in seqs:
+        out[seq.name] = summarize(size_log_ratios(probe_sizes(seq.frames, seq.gt, cfg), seq.gt))
+        if log is not None:
+            r = out[seq.name]
+            print(f"{seq.name:16s} size error {r['error']:.3f}  bias {r['bias']:+.3f}  ({r['frames']} frames)",
+                  file=log, flush=True)
+    if out and log is not None:
+        print(f"{'mean':16s} size error {np.mean([r['error'] for r in out.values()]):.3f}  "
+              f"bias {np.mean([r['bias'] for r in out.values()]):+.3f}  ({len(out)} sequences)", file=log)
+    return out
