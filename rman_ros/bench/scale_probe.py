@@ -16,42 +16,35 @@ import cv2
 import numpy as np
 
 from rman_ros.core.config import RMANConfig
-from rman_ros.core.scale_filter import ScaleFilter, model_size, pixel_pyramid
+from rman_ros.core.image_utils import to_rgb
+from rman_ros.core.scale_filter import ScaleFilter, damped_size, model_size, pixel_pyramid
+from rman_ros.io import read_image
 
 
 def _gray(frame) -> np.ndarray:
-    """float32 grayscale in [0, 1] of an image path or an HxW / HxWx3 (RGB) uint8 array."""
-    img = cv2.imread(str(frame), cv2.IMREAD_GRAYSCALE) if not isinstance(frame, np.ndarray) else frame
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {frame}")
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    return img.astype(np.float32) * (1.0 / 255.0)
+    """float32 grayscale in [0, 1] of an image path or a uint8 array (RGB or gray), made as the tracker
+    makes it (FrameFeatures.grayscale)."""
+    rgb = to_rgb(frame if isinstance(frame, np.ndarray) else read_image(frame))
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
 
 
 def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = None) -> np.ndarray:
     """Box sizes (N, 2) that the scale filter of `cfg` gives on the ground-truth centres of `gt` (N, 4;
-    x, y, w, h), starting from gt[0]. Frames whose ground truth is missing (w or h <= 0) keep the size."""
+    x, y, w, h), starting from gt[0]; N = the shorter of frames and gt. Frames whose ground truth is missing
+    (w or h <= 0) keep the size."""
     c = cfg if cfg is not None else RMANConfig()
-    gt = np.asarray(gt, dtype=np.float64)
     sf = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr, interp=c.scale_filter_interp)
-    size = gt[0, 2:].copy()
+    size = np.asarray(gt[0][2:], dtype=np.float64)
     template = model_size(size)
-    sizes = [size.copy()]
-    for t, frame in enumerate(frames):
-        gray = _gray(frame)
-        centre = gt[t, :2] + gt[t, 2:] / 2
-        if t == 0:
-            sf.update(pixel_pyramid(gray, sf.boxes(np.concatenate([centre - size / 2, size])), template))
-            continue
-        if t >= len(gt):
-            break
-        if np.all(gt[t, 2:] > 0):
-            box = np.concatenate([centre - size / 2, size])
-            found = size * sf.detect(pixel_pyramid(gray, sf.boxes(box), template))
-            size = np.exp((1.0 - c.scale_rate) * np.log(size) + c.scale_rate * np.log(found))
-            sf.update(pixel_pyramid(gray, sf.boxes(np.concatenate([centre - size / 2, size])), template))
-        sizes.append(size.copy())
+    sizes = []
+    for t, (frame, g) in enumerate(zip(frames, np.asarray(gt, dtype=np.float64))):
+        if t == 0 or np.all(g[2:] > 0):
+            gray = _gray(frame)
+            if t > 0:  # sf.boxes(g, size): the pyramid at the ground-truth centre, at the current size
+                size = damped_size(size, size * sf.detect(pixel_pyramid(gray, sf.boxes(g, size), template)),
+                                   c.scale_rate)
+            sf.update(pixel_pyramid(gray, sf.boxes(g, size), template))
+        sizes.append(size)
     return np.asarray(sizes)
 
 

@@ -91,6 +91,11 @@ class ScaleFilter:
         return float(self.factors[i])
 
 
+def damped_size(previous: np.ndarray, found: np.ndarray, rate: float) -> np.ndarray:
+    """The damped size update: `found` blended geometrically with `previous` (rate 1: `found` as it is)."""
+    return np.exp((1.0 - rate) * np.log(previous) + rate * np.log(found))
+
+
 def model_size(wh: np.ndarray, area: float = 1024.0, cell: int = 4) -> tuple:
     """Template (width, height) of about `area` pixels with the box's aspect ratio, in whole cells."""
     k = np.sqrt(area / max(wh[0] * wh[1], 1e-6))

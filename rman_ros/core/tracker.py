@@ -17,7 +17,7 @@ from .model import RMANHead
 from .pools import FrameSamples, SamplePools
 from .runtime import cpu_has_bf16, host_to_device, resolve_device, select_matmul_backend, tune_glibc_malloc
 from .sampling import draw, draw_labelled
-from .scale_filter import ScaleFilter, model_size, pixel_pyramid
+from .scale_filter import ScaleFilter, damped_size, model_size, pixel_pyramid
 from .updater import Updater
 from .variants import ABLATIONS
 
@@ -301,7 +301,7 @@ class RMANTracker:
             size = self.box[2:] * self.scale_filter.detect(self._size_feats(ff, box, self.box[2:]))
             box = np.concatenate([box[:2] + box[2:] / 2 - size / 2, size])
         if success and c.scale_rate < 1.0:  # damped size update: geometric blend with the previous size
-            size = np.exp((1.0 - c.scale_rate) * np.log(self.box[2:]) + c.scale_rate * np.log(box[2:]))
+            size = damped_size(self.box[2:], box[2:], c.scale_rate)
             box = np.concatenate([box[:2] + (box[2:] - size) / 2, size])
         box = self._fit_into(box, W, H)
         t2 = time.perf_counter()
