@@ -117,9 +117,8 @@ class RMANConfig:
     bbreg_trans: float = _f(0.3, "bbox-regression sample translation spread (uniform)", "py-mdnet", (0.0, 10.0))
     bbreg_scale: float = _f(1.6, "bbox-regression sample scale spread (uniform)", "py-mdnet", (1.0, 4.0))
     bbreg_aspect: float = _f(1.0, "bbox-regression sample aspect-ratio spread (w*a, h/a, a = this**U(-1,1)); "
-                             "1 = none, so the regressor cannot change the aspect ratio. py-MDNet uses 1.1, which "
-                             "here let the first-frame regressor distort boxes of targets whose shape stays the "
-                             "same", "py-mdnet", (1.0, 4.0))
+                             "1 = none, so the regressor cannot change the aspect ratio (py-MDNet: 1.1)", "ours",
+                             (1.0, 4.0))
     use_bbreg: bool = _f(True, "refine the detection with bounding-box regression", "paper", runtime=True)
     scale_rate: float = _f(0.5, "weight of the new box size against the previous one (geometric blend; "
                            "1 = take the new size, as py-MDNet). It damps the slow growth that the first-frame "
