@@ -148,9 +148,8 @@ class RMANConfig:
                                   runtime=True)
     trans_expand: float = _f(1.1, "translation spread multiplier per failed frame", "py-mdnet", (1.0, 3.0),
                              runtime=True)
-    failure_update_gap: int = _f(5, "minimum frames between failure-triggered (short-term) updates. py-MDNet "
-                                 "updates on every failed frame (gap 1), which costs an update per lost frame and "
-                                 "here pulled the model onto the wrong object on some sequences", "ours",
+    failure_update_gap: int = _f(5, "minimum frames between failure-triggered (short-term) updates (py-MDNet: 1, an "
+                                 "update on every failed frame)", "ours",
                                  (1, 10000), runtime=True)
     follow_when_lost: bool = _f(True, "when lost, still move the search centre to the top-k candidates (py-MDNet)"
                                 " instead of holding the last confident box", "py-mdnet", runtime=True)
