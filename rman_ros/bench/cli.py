@@ -169,7 +169,7 @@ def cmd_scale_probe(args) -> int:
     cfg = load_config(args.config)
     print(f"scale filter alone on the ground-truth centres of {len(specs)} sequences "
           f"(scales {cfg.scale_filter_scales}, step {cfg.scale_filter_step}, lr {cfg.scale_filter_lr}, "
-          f"interp {cfg.scale_filter_interp}, scale_rate {cfg.scale_rate})", flush=True)
+          f"scale_rate {cfg.scale_rate})", flush=True)
     scores = probe_dataset((D.load_sequence(s) for s in specs), cfg, log=sys.stdout)
     if args.out is not None:
         write_text_atomic(Path(args.out), json.dumps(scores, indent=1) + "\n")

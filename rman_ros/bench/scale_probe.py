@@ -10,22 +10,19 @@ and the filter learns from the pyramid at the new box.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, TextIO
+from typing import Dict, Iterable, Optional, TextIO
 
-import cv2
 import numpy as np
 
 from rman_ros.core.config import RMANConfig
-from rman_ros.core.image_utils import to_rgb
+from rman_ros.core.image_utils import gray01, to_rgb
 from rman_ros.core.scale_filter import ScaleFilter, damped_size, model_size, pixel_pyramid
 from rman_ros.io import read_image
 
 
 def _gray(frame) -> np.ndarray:
-    """float32 grayscale in [0, 1] of an image path or a uint8 array (RGB or gray), made as the tracker
-    makes it (FrameFeatures.grayscale)."""
-    rgb = to_rgb(frame if isinstance(frame, np.ndarray) else read_image(frame))
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+    """The tracker's grayscale (FrameFeatures.grayscale) of an image path or a uint8 array (RGB or gray)."""
+    return gray01(to_rgb(frame if isinstance(frame, np.ndarray) else read_image(frame)))
 
 
 def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = None) -> np.ndarray:
@@ -33,7 +30,7 @@ def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = No
     x, y, w, h), starting from gt[0]; N = the shorter of frames and gt. Frames whose ground truth is missing
     (w or h <= 0) keep the size."""
     c = cfg if cfg is not None else RMANConfig()
-    sf = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr, interp=c.scale_filter_interp)
+    sf = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
     size = np.asarray(gt[0][2:], dtype=np.float64)
     template = model_size(size)
     sizes = []
@@ -61,7 +58,7 @@ def summarize(ratios: np.ndarray) -> Dict[str, float]:
     return {"error": float(np.abs(ratios).mean()), "bias": float(ratios.mean()), "frames": int(len(ratios))}
 
 
-def probe_dataset(seqs: List, cfg: Optional[RMANConfig] = None, log: Optional[TextIO] = None) -> Dict[str, Dict]:
+def probe_dataset(seqs: Iterable, cfg: Optional[RMANConfig] = None, log: Optional[TextIO] = None) -> Dict[str, Dict]:
     """summarize() per loaded sequence (objects with .name, .frames, .gt), printed as it goes to `log`."""
     out = {}
     for seq in seqs:

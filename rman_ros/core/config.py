@@ -135,8 +135,6 @@ class RMANConfig:
                                   "ours", (1.001, 1.5))
     scale_filter_lr: float = _f(0.025, "scale filter: learning rate of its running model (DSST's value)", "ours",
                                 (0.0, 1.0))
-    scale_filter_interp: bool = _f(False, "scale filter: refine the response's peak between pyramid steps (parabola "
-                                   "through the peak and its neighbours, fDSST's sub-grid interpolation)", "ours")
     top_k: int = _f(5, "average the top-k candidates as the detection", "py-mdnet", (1, 1000), runtime=True)
     # ---------------- sample pools (py-MDNet conventions) ----------------
     pos_pool_frames: int = _f(100, "frames kept in the positive pool (long-term)", "py-mdnet", (1, 100000))

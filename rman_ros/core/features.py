@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 from typing import Optional
 
-import cv2
 import numpy as np
 import torch
 
 from .backbone import build_backbone, cache_lowp_weights
-from .image_utils import crop_patches, crop_region, image_to_tensor, region_geometry
+from .image_utils import crop_patches, crop_region, gray01, image_to_tensor, region_geometry
 from .roi_align import roi_align, roi_align_same_box
 from .runtime import cpu_has_bf16, host_to_device
 
@@ -64,7 +63,7 @@ class FrameFeatures:
         """float32 grayscale of the frame in [0, 1] (made once, shared by the contrast check and the scale
         filter)."""
         if self.gray is None:
-            self.gray = cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+            self.gray = gray01(self.image)
         return self.gray
 
     def region_contrast(self) -> float:

@@ -32,6 +32,11 @@ def to_rgb(image) -> np.ndarray:
     raise ValueError(f"image must have 1, 3 or 4 channels, got {c}")
 
 
+def gray01(rgb: np.ndarray) -> np.ndarray:
+    """float32 grayscale in [0, 1] of an RGB uint8 image."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+
+
 def check_box(box) -> np.ndarray:
     """Validate an (x, y, w, h) box; returns float64 array."""
     try:

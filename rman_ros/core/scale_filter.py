@@ -12,9 +12,7 @@ the scale axis. The filter (per feature dimension, Fourier domain along that axi
 peaked at the centre scale:
     H_d = conj(G) F_d / (sum_d' conj(F_d') F_d' + lambda)
 with numerator A and denominator B kept as running averages of rate `lr`; the detected scale is the
-argmax of  y = IFFT( sum_d conj(A_d) Z_d / (B + lambda) ), optionally refined between pyramid steps by a
-parabola through the peak and its neighbours (the sub-grid interpolation of fDSST, Danelljan et al.,
-TPAMI 2017).
+argmax of  y = IFFT( sum_d conj(A_d) Z_d / (B + lambda) ).
 """
 
 from __future__ import annotations
@@ -28,14 +26,12 @@ import numpy as np
 
 class ScaleFilter:
     def __init__(self, n_scales: int = 33, step: float = 1.02, lr: float = 0.025, sigma_factor: float = 0.25,
-                 lam: float = 1e-2, interp: bool = False):
+                 lam: float = 1e-2):
         if n_scales < 3 or step <= 1.0:
             raise ValueError("scale filter needs n_scales >= 3 and step > 1")
         self.n = int(n_scales)
         self.lr = float(lr)
         self.lam = float(lam)
-        self.step = float(step)
-        self.interp = bool(interp)
         offsets = np.arange(self.n) - (self.n - 1) / 2.0
         self.factors = float(step) ** offsets                     # (S,) size multipliers
         sigma = np.sqrt(self.n) * sigma_factor
@@ -74,21 +70,12 @@ class ScaleFilter:
         return np.fft.ifft((np.conj(self.num) * z).sum(1) / (self.den + self.lam)).real
 
     def detect(self, feats) -> float:
-        """Size multiplier that best matches the learned appearance: the pyramid factor at the response's peak;
-        with `interp`, refined between the pyramid's steps by the parabola through the peak and its two
-        neighbours (sub-grid interpolation, as in fDSST): without it a size change of less than half a step
-        per frame (1 % at step 1.02) does not move the box, and the running model absorbs it instead. 1 when
-        the response has no positive peak (e.g. a blank frame)."""
+        """Size multiplier (one of the pyramid factors) that best matches the learned appearance; 1 when the
+        response has no positive peak (e.g. a blank frame)."""
         y = self.response(feats)
         if not np.all(np.isfinite(y)) or y.max() <= 0:
             return 1.0
-        i = int(np.argmax(y))
-        if self.interp and 0 < i < self.n - 1:
-            curvature = y[i - 1] - 2.0 * y[i] + y[i + 1]
-            if curvature < 0:  # a proper maximum: the vertex lies within half a step of the peak
-                offset = float(np.clip(0.5 * (y[i - 1] - y[i + 1]) / curvature, -0.5, 0.5))
-                return float(self.factors[i] * self.step ** offset)
-        return float(self.factors[i])
+        return float(self.factors[int(np.argmax(y))])
 
 
 def damped_size(previous: np.ndarray, found: np.ndarray, rate: float) -> np.ndarray:

@@ -195,8 +195,7 @@ class RMANTracker:
         self.hist = deque([target] * c.K, maxlen=c.K)  # history filled with the first target
         self.scale_filter: Optional[ScaleFilter] = None
         if c.scale_filter:
-            self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr,
-                                            interp=c.scale_filter_interp)
+            self.scale_filter = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
             self._scale_model = model_size(box[2:])
             self.scale_filter.update(self._size_feats(ff, box))
         self.bbreg = BBoxRegressor(c.bbreg_alpha)
