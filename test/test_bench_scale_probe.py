@@ -39,6 +39,17 @@ def test_the_probe_follows_a_growing_or_shrinking_target_with_a_small_lag(rate):
     assert got["error"] < 0.25 * kept["error"]
 
 
+@pytest.mark.parametrize("rate", [1.02, 0.98])
+def test_learning_from_the_true_boxes_leaves_the_detection_s_own_lag(rate):
+    """A filter that learns from its own boxes learns the lagged size as the target's; learning from the
+    ground truth removes that part of the lag, and what is left (the detection's) keeps the lag's sign."""
+    frames, gt = _scaling_target(n=60, rate=rate)
+    own = summarize(size_log_ratios(probe_sizes(frames, gt), gt))
+    truth = summarize(size_log_ratios(probe_sizes(frames, gt, learn_from_truth=True), gt))
+    assert truth["error"] < 0.7 * own["error"]
+    assert np.sign(truth["bias"]) == np.sign(own["bias"]) == -np.sign(np.log(rate))
+
+
 def test_the_probe_keeps_a_constant_size_and_skips_frames_without_ground_truth():
     frames, gt = _scaling_target(rate=1.0)
     gt[10] = 0.0  # no annotation on that frame: the size is kept and the frame is not scored
@@ -57,4 +68,8 @@ def test_scale_probe_cli_on_a_real_sequence(data_dir, tmp_path, capsys):
     assert set(scores) == {"Deer"} and scores["Deer"]["frames"] == 71
     assert 0.0 < scores["Deer"]["error"] < 0.5
     assert "Deer" in capsys.readouterr().out
+    assert bench_main(["scale-probe", "--dataset-root", str(data_dir), "--sequences", "Deer", "--out", str(out),
+                       "--learn-from-truth"]) == 0
+    assert "learning from the ground-truth boxes" in capsys.readouterr().out
+    assert json.loads(out.read_text())["Deer"]["frames"] == 71
     assert bench_main(["scale-probe", "--dataset-root", str(tmp_path / "missing")]) == 2

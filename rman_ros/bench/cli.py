@@ -169,8 +169,10 @@ def cmd_scale_probe(args) -> int:
     cfg = load_config(args.config)
     print(f"scale filter alone on the ground-truth centres of {len(specs)} sequences "
           f"(scales {cfg.scale_filter_scales}, step {cfg.scale_filter_step}, lr {cfg.scale_filter_lr}, "
-          f"scale_rate {cfg.scale_rate})", flush=True)
-    scores = probe_dataset((D.load_sequence(s) for s in specs), cfg, log=sys.stdout)
+          f"scale_rate {cfg.scale_rate}"
+          + ("; learning from the ground-truth boxes" if args.learn_from_truth else "") + ")", flush=True)
+    scores = probe_dataset((D.load_sequence(s) for s in specs), cfg, log=sys.stdout,
+                           learn_from_truth=args.learn_from_truth)
     if args.out is not None:
         write_text_atomic(Path(args.out), json.dumps(scores, indent=1) + "\n")
     return 0
@@ -264,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--config", help="RMANConfig overrides (YAML file or preset name): scale_filter_*, scale_rate")
     p.add_argument("--out", type=Path, help="also write the scores as JSON to this file")
+    p.add_argument("--learn-from-truth", action="store_true", help="the filter learns from the ground-truth "
+                   "box each frame instead of its own: the error left is the detection's alone")
     p.set_defaults(func=cmd_scale_probe)
 
     p = sub.add_parser("visualize", help="Sec. III-C figures (activation weights, attention maps, PCC)")

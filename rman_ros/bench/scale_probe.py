@@ -25,10 +25,13 @@ def _gray(frame) -> np.ndarray:
     return gray01(to_rgb(frame if isinstance(frame, np.ndarray) else read_image(frame)))
 
 
-def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = None) -> np.ndarray:
+def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = None,
+                learn_from_truth: bool = False) -> np.ndarray:
     """Box sizes (N, 2) that the scale filter of `cfg` gives on the ground-truth centres of `gt` (N, 4;
     x, y, w, h), starting from gt[0]; N = the shorter of frames and gt. Frames whose ground truth is missing
-    (w or h <= 0) keep the size."""
+    (w or h <= 0) keep the size. learn_from_truth: the filter learns from the ground-truth box instead of
+    its own (so what error is left comes from the detection alone, not from a model learned on lagged
+    boxes)."""
     c = cfg if cfg is not None else RMANConfig()
     sf = ScaleFilter(c.scale_filter_scales, c.scale_filter_step, c.scale_filter_lr)
     size = np.asarray(gt[0][2:], dtype=np.float64)
@@ -40,7 +43,8 @@ def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = No
             if t > 0:  # sf.boxes(g, size): the pyramid at the ground-truth centre, at the current size
                 size = damped_size(size, size * sf.detect(pixel_pyramid(gray, sf.boxes(g, size), template)),
                                    c.scale_rate)
-            sf.update(pixel_pyramid(gray, sf.boxes(g, size), template))
+            learn = g[2:] if learn_from_truth and np.all(g[2:] > 0) else size
+            sf.update(pixel_pyramid(gray, sf.boxes(g, learn), template))
         sizes.append(size)
     return np.asarray(sizes)
 
@@ -58,11 +62,12 @@ def summarize(ratios: np.ndarray) -> Dict[str, float]:
     return {"error": float(np.abs(ratios).mean()), "bias": float(ratios.mean()), "frames": int(len(ratios))}
 
 
-def probe_dataset(seqs: Iterable, cfg: Optional[RMANConfig] = None, log: Optional[TextIO] = None) -> Dict[str, Dict]:
+def probe_dataset(seqs: Iterable, cfg: Optional[RMANConfig] = None, log: Optional[TextIO] = None,
+                  learn_from_truth: bool = False) -> Dict[str, Dict]:
     """summarize() per loaded sequence (objects with .name, .frames, .gt), printed as it goes to `log`."""
     out = {}
     for seq in seqs:
-        out[seq.name] = summarize(size_log_ratios(probe_sizes(seq.frames, seq.gt, cfg), seq.gt))
+        out[seq.name] = summarize(size_log_ratios(probe_sizes(seq.frames, seq.gt, cfg, learn_from_truth), seq.gt))
         if log is not None:
             r = out[seq.name]
             print(f"{seq.name:16s} size error {r['error']:.3f}  bias {r['bias']:+.3f}  ({r['frames']} frames)",
