@@ -43,7 +43,7 @@ def probe_sizes(frames: Iterable, gt: np.ndarray, cfg: Optional[RMANConfig] = No
             if t > 0:  # sf.boxes(g, size): the pyramid at the ground-truth centre, at the current size
                 size = damped_size(size, size * sf.detect(pixel_pyramid(gray, sf.boxes(g, size), template)),
                                    c.scale_rate)
-            learn = g[2:] if learn_from_truth else size  # g is annotated here (checked above)
+            learn = g[2:] if learn_from_truth else size  # annotated here (frame 0: the same size as gt[0])
             sf.update(pixel_pyramid(gray, sf.boxes(g, learn), template))
         sizes.append(size)
     return np.asarray(sizes)
