@@ -1,4 +1,4 @@
-"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,crossing,scale-probe,visualize,vot,list} ...``."""
+"""Command line: ``python -m rman_ros.bench {run,report,protocol,ablation,crossing,scale-probe,mal-probe,visualize,vot,list} ...``."""
 from __future__ import annotations
 
 import argparse
@@ -178,6 +178,30 @@ def cmd_scale_probe(args) -> int:
     return 0
 
 
+def cmd_mal_probe(args) -> int:
+    import torch
+
+    from rman_ros.bench import datasets as D
+    from rman_ros.bench.mal_probe import probe_dataset
+    from rman_ros.bench.trackers import parse_tracker
+    from rman_ros.core.config_files import load_overrides
+    from rman_ros.io import write_text_atomic
+
+    specs = D.select(D.discover(args.dataset_root), _csv(args.sequences))
+    if not specs:
+        raise ValueError(f"no sequences found under {args.dataset_root}")
+    spec = parse_tracker(args.tracker, load_overrides(args.config))
+    if spec.kind != "rman":
+        raise ValueError(f"--tracker must be rman or rman:<variant>, got {args.tracker!r}")
+    torch.set_num_threads(max(1, args.threads))
+    print(f"activation weights of {spec.label} on {len(specs)} sequences"
+          + (f", first {args.frames} frames each" if args.frames else ""), flush=True)
+    scores = probe_dataset((D.load_sequence(s) for s in specs), spec, args.frames, log=sys.stdout)
+    if args.out is not None:
+        write_text_atomic(Path(args.out), json.dumps(scores, indent=1) + "\n")
+    return 0
+
+
 def cmd_visualize(args) -> int:
     from rman_ros.bench.visualize import main as vis_main
 
@@ -269,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learn-from-truth", action="store_true", help="the filter learns from the ground-truth "
                    "box each frame instead of its own: the error left is the detection's alone")
     p.set_defaults(func=cmd_scale_probe)
+
+    p = sub.add_parser("mal-probe", help="does the memory activation layer (Eq. 1-2) give history patches "
+                       "unlike the target low weights? Activation weights against each patch's similarity to "
+                       "the first target, per sequence")
+    _add_common(p)
+    p.add_argument("--tracker", default="rman", help="rman (the default config) or rman:<variant> whose "
+                   "aggregation is mal (default rman)")
+    p.add_argument("--config", help="RMANConfig overrides (YAML file or preset name)")
+    p.add_argument("--frames", type=int, help="track only the first N frames of each sequence")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
+    p.set_defaults(func=cmd_mal_probe)
 
     p = sub.add_parser("visualize", help="Sec. III-C figures (activation weights, attention maps, PCC)")
     p.add_argument("--sequence", required=True, type=Path, help="sequence folder")

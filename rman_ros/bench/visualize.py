@@ -30,7 +30,7 @@ from rman_ros.io import save_figure_atomic
 DEFAULT_ATTENTION_VARIANTS = ("baseline", "baseline_lstm_mal", "rman")
 
 
-def _track_until(spec, seq, frame: int, before_track=None):
+def track_until(spec, seq, frame: int, before_track=None):
     """An initialised RMANTracker that has tracked frames 1..frame-1; before_track(image, i, tracker), when
     given, is called before each of those frames is tracked."""
     from rman_ros.bench.trackers import make_tracker
@@ -181,7 +181,7 @@ def visualize(sequence: Path, frame: int, out: Path, overrides: Optional[dict] =
             hs = analysis.history_scores(tracker, img, seq.gt[i][None])
             hist_rows.append((i, hs["tracked"][0], hs["first"][0], hs["own"][0]))
 
-    main = _track_until(parse_tracker("rman", overrides), seq, frame, record)
+    main = track_until(parse_tracker("rman", overrides), seq, frame, record)
     trk = main._tracker
     files: Dict[str, Path] = {}
     data: Dict[str, np.ndarray] = {}
@@ -225,7 +225,7 @@ def visualize(sequence: Path, frame: int, out: Path, overrides: Optional[dict] =
         if v == "rman" and not overrides:
             adapter = main
         elif v in variants:
-            adapter = _track_until(parse_tracker(f"rman:{v}", overrides), seq, frame)
+            adapter = track_until(parse_tracker(f"rman:{v}", overrides), seq, frame)
         else:
             raise ValueError(f"unknown variant {v!r}; known: {list(variants)}")
         maps[v] = analysis.attention_map(adapter._tracker, image, target)

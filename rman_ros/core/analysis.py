@@ -4,6 +4,7 @@
 * attention_map: |d p(target) / d input patch| saliency (Fig. 4)
 * classifier_inputs / pcc_pairs: h* features and Pearson correlations of sample pairs (Fig. 5)
 * history_scores: how a box's score depends on the history it is paired with (not in the paper)
+* history_similarity: how much each history patch looks like the first frame's target (not in the paper)
 All functions use an initialised RMANTracker and do not change its state.
 """
 
@@ -26,11 +27,17 @@ def _frame(tracker, image, region_px=None):
 
 
 @torch.no_grad()
-def head_outputs(tracker, image, boxes) -> Dict[str, np.ndarray]:
-    """Head outputs for boxes (N, 4) of `image` with the tracker's current history."""
-    ff = _frame(tracker, image)
-    feats = ff(np.asarray(boxes, dtype=np.float64))
-    hist = tracker._history()[None]
+def box_features(tracker, image, boxes) -> torch.Tensor:
+    """(N, D) classifier-input features of boxes (N, 4) of `image`, as the tracker reads them."""
+    return _frame(tracker, image)(np.asarray(boxes, dtype=np.float64))
+
+
+@torch.no_grad()
+def head_outputs(tracker, image, boxes, history=None) -> Dict[str, np.ndarray]:
+    """Head outputs for boxes (N, 4) of `image` with the tracker's current history, or with `history`
+    ((K, D) features, e.g. the current one with a patch replaced)."""
+    feats = box_features(tracker, image, boxes)
+    hist = (tracker._history() if history is None else history)[None]
     idx = torch.zeros(feats.shape[0], dtype=torch.long, device=feats.device)
     out = tracker.head(hist, idx, feats)
     res = {"score": torch.softmax(out["logits"], 1)[:, 1].cpu().numpy(),
@@ -40,9 +47,10 @@ def head_outputs(tracker, image, boxes) -> Dict[str, np.ndarray]:
     return res
 
 
-def activation_weights(tracker, image, boxes) -> np.ndarray:
-    """Fig. 3: (N, K) cosine activation weights theta_{T-i} (Eq. 1), columns ordered T-K..T-1."""
-    out = head_outputs(tracker, image, boxes)
+def activation_weights(tracker, image, boxes, history=None) -> np.ndarray:
+    """Fig. 3: (N, K) cosine activation weights theta_{T-i} (Eq. 1), columns ordered T-K..T-1; `history` as
+    in head_outputs."""
+    out = head_outputs(tracker, image, boxes, history)
     if "theta" not in out:
         raise ValueError("activation weights need aggregation='mal'")
     return out["theta"]
@@ -102,3 +110,13 @@ def history_scores(tracker, image, boxes) -> Dict[str, np.ndarray]:
     return {"tracked": head.score(tracker._history(), feats).cpu().numpy(),
             "first": head.score(first, feats).cpu().numpy(),
             "own": torch.softmax(own["logits"], 1)[:, 1].cpu().numpy()}
+
+
+@torch.no_grad()
+def history_similarity(tracker) -> np.ndarray:
+    """(K,) cosine similarity of each history patch's features (T-K..T-1) to the first frame's target: low
+    where a tracked patch shows an occluder or background instead of the target."""
+    if not tracker.initialized:
+        raise ValueError("tracker is not initialised")
+    first = tracker.pools.first.hist[-1]  # the frame-0 record's history is the first target repeated
+    return torch.nn.functional.cosine_similarity(tracker._history(), first[None], dim=1).cpu().numpy()
