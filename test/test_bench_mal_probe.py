@@ -58,3 +58,17 @@ def test_the_probe_needs_the_activation_layer(data_dir, capsys):
                      "--tracker", "rman:baseline"])
     assert rc == 2
     assert "aggregation='mal'" in capsys.readouterr().err
+
+
+def test_the_mean_row_weights_mixed_history_figures_by_their_frames():
+    from rman_ros.bench.mal_probe import _mean_row
+
+    base = {"theta_target": 0.9, "theta_background": 0.3, "theta_range": 0.1, "inserted_weight": 0.3}
+    rows = [dict(base, frames=100, mixed_frames=0, corr_with_similarity=float("nan"),
+                 least_similar_weight=float("nan")),
+            dict(base, frames=100, mixed_frames=30, corr_with_similarity=0.5, least_similar_weight=0.6),
+            dict(base, frames=100, mixed_frames=10, corr_with_similarity=-0.5, least_similar_weight=1.0)]
+    m = _mean_row(rows)
+    assert m["frames"] == 300 and m["mixed_frames"] == 40
+    assert m["corr_with_similarity"] == pytest.approx(0.25) and m["least_similar_weight"] == pytest.approx(0.7)
+    assert m["theta_target"] == pytest.approx(0.9)

@@ -84,12 +84,16 @@ def format_row(name: str, r: Dict[str, float]) -> str:
 
 
 def _mean_row(rows: List[Dict]) -> Dict:
-    """Frame counts summed, figures averaged over the sequences that have them."""
+    """Frame counts summed; the mixed-history figures averaged over the mixed frames (each sequence
+    weighted by its count), the others over the sequences."""
     mean: Dict = {k: int(sum(r[k] for r in rows)) for k in ("frames", "mixed_frames")}
     for k in rows[0]:
-        if k not in mean:
-            vals = [r[k] for r in rows if np.isfinite(r[k])]
-            mean[k] = float(np.mean(vals)) if vals else float("nan")
+        if k in mean:
+            continue
+        per_mixed = k in ("corr_with_similarity", "least_similar_weight")
+        pairs = [(r[k], r["mixed_frames"] if per_mixed else 1) for r in rows if np.isfinite(r[k])]
+        weight = sum(w for _, w in pairs)
+        mean[k] = float(sum(v * w for v, w in pairs) / weight) if weight else float("nan")
     return mean
 
 
