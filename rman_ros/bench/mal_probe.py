@@ -27,8 +27,9 @@ SPREAD_MIN = 0.05  # similarity s.d. over the K patches above which a history co
 
 def probe_sequence(seq, spec, frames: Optional[int] = None) -> List[Dict]:
     """Per tracked frame with a ground truth: theta (K,) of the gt box, theta_bg (mean over background
-    boxes), sim (K,) of the history patches. `spec` is a TrackerSpec of an rman tracker whose aggregation
-    is mal; frames caps the frames tracked (default all)."""
+    boxes), sim (K,) of the history patches, and inserted_weight (the gt box's weight of a background patch
+    put into the history, over the other patches' mean). `spec` is a TrackerSpec of an rman tracker whose
+    aggregation is mal; frames caps the frames tracked (default all)."""
     from rman_ros.bench.visualize import background_boxes, track_until
     from rman_ros.core import analysis
 
