@@ -40,8 +40,9 @@ def test_histories_alike_are_not_counted_as_mixed():
 
 
 def test_the_probe_on_real_frames(data_dir, tmp_path):
-    """The default tracker on the first frames of FaceOcc1: the first history is the first target repeated
-    (similarity 1), and the ground-truth box activates the memory more than background boxes do (Fig. 3)."""
+    """The default tracker on the first frames of FaceOcc1: the ground-truth box activates the memory more
+    than background boxes do, and a background patch in the history weighs less than the tracked ones
+    (Fig. 3)."""
     out = tmp_path / "mal.json"
     rc = bench_main(["mal-probe", "--dataset-root", str(data_dir), "--sequences", "FaceOcc1", "--frames", "12",
                      "--out", str(out)])
