@@ -40,12 +40,10 @@ def probe_sequence(seq, spec, frames: Optional[int] = None) -> List[Dict]:
         g = np.asarray(seq.gt[i], dtype=np.float64)
         if not (np.all(np.isfinite(g)) and np.all(g[2:] > 0)):
             return
-        bg = background_boxes(g, image.shape)
-        theta = analysis.activation_weights(tracker, image, np.vstack([g[None], bg]))
-        hist = tracker._history().clone()
-        j = len(hist) // 2  # a background patch in the middle of the history, the rest as tracked
-        hist[j] = analysis.box_features(tracker, image, bg[:1])[0]
-        swapped = analysis.activation_weights(tracker, image, g[None], history=hist)[0]
+        feats = analysis.box_features(tracker, image, np.vstack([g[None], background_boxes(g, image.shape)]))
+        theta = analysis.activation_weights_of(tracker, feats)
+        j = tracker.cfg.K // 2  # a background patch in the middle of the history, the rest as tracked
+        swapped = analysis.activation_weights_of(tracker, feats[:1], analysis.history_with(tracker, j, feats[1]))[0]
         rows.append({"frame": i, "theta": theta[0], "theta_bg": float(theta[1:].mean()),
                      "sim": analysis.history_similarity(tracker),
                      "inserted_weight": float(swapped[j] / np.delete(swapped, j).mean())})

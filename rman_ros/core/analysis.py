@@ -32,11 +32,22 @@ def box_features(tracker, image, boxes) -> torch.Tensor:
     return _frame(tracker, image)(np.asarray(boxes, dtype=np.float64))
 
 
-@torch.no_grad()
+def history_with(tracker, j: int, feat: torch.Tensor) -> torch.Tensor:
+    """A copy of the tracker's history (K, D) whose patch j (0 = T-K) is replaced by the features `feat`."""
+    hist = tracker._history().clone()
+    hist[j] = feat
+    return hist
+
+
 def head_outputs(tracker, image, boxes, history=None) -> Dict[str, np.ndarray]:
     """Head outputs for boxes (N, 4) of `image` with the tracker's current history, or with `history`
-    ((K, D) features, e.g. the current one with a patch replaced)."""
-    feats = box_features(tracker, image, boxes)
+    ((K, D) features, e.g. from history_with)."""
+    return head_outputs_of(tracker, box_features(tracker, image, boxes), history)
+
+
+@torch.no_grad()
+def head_outputs_of(tracker, feats: torch.Tensor, history=None) -> Dict[str, np.ndarray]:
+    """head_outputs for features already read (box_features), so that one frame pass serves several calls."""
     hist = (tracker._history() if history is None else history)[None]
     idx = torch.zeros(feats.shape[0], dtype=torch.long, device=feats.device)
     out = tracker.head(hist, idx, feats)
@@ -50,7 +61,12 @@ def head_outputs(tracker, image, boxes, history=None) -> Dict[str, np.ndarray]:
 def activation_weights(tracker, image, boxes, history=None) -> np.ndarray:
     """Fig. 3: (N, K) cosine activation weights theta_{T-i} (Eq. 1), columns ordered T-K..T-1; `history` as
     in head_outputs."""
-    out = head_outputs(tracker, image, boxes, history)
+    return activation_weights_of(tracker, box_features(tracker, image, boxes), history)
+
+
+def activation_weights_of(tracker, feats: torch.Tensor, history=None) -> np.ndarray:
+    """activation_weights for features already read (box_features)."""
+    out = head_outputs_of(tracker, feats, history)
     if "theta" not in out:
         raise ValueError("activation weights need aggregation='mal'")
     return out["theta"]
