@@ -43,6 +43,18 @@ def test_onnxruntime_agrees_with_torch_and_caches_one_graph_per_region_size(cach
     assert {p: p.stat().st_mtime_ns for p in cache.glob("*.onnx")} == stamps  # read, not exported again
 
 
+def test_the_cache_keeps_apart_graphs_that_share_their_weights(cache):
+    """multi_level on and off run the same blocks (same weights) but return different maps: each gets its
+    own graph, and a process that made one first still reads the other's right shape."""
+    cfg = RMANConfig(device="cpu", bf16=False, backbone_runtime="onnxruntime")
+    x = _region(224)
+    multi = F.FeatureExtractor(cfg.replace(multi_level=True), CPU).run_cnn(x)
+    single = F.FeatureExtractor(cfg.replace(multi_level=False), CPU).run_cnn(x)
+    assert multi.shape[1] == 152 and single.shape[1] == 112
+    assert single.shape[-1] * 2 == multi.shape[-1]  # stride 16 against 8
+    assert len(list(cache.glob("*.onnx"))) == 2
+
+
 def test_an_unwritable_cache_falls_back_to_memory(tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
