@@ -49,9 +49,10 @@ def _weights_key(net: torch.nn.Module, shape: Tuple[int, ...]) -> str:
     import onnxruntime
 
     h = hashlib.sha256()
-    # multi_level changes the graph (two maps concatenated) but not the weights, so it joins the key
-    h.update(repr((type(net).__name__, getattr(net, "multi_level", None), shape, torch.__version__,
-                   onnxruntime.__version__)).encode())
+    # the module's plain settings (e.g. multi_level) can change the graph without changing the weights
+    settings = sorted((k, v) for k, v in vars(net).items()
+                      if not k.startswith("_") and isinstance(v, (bool, int, float, str)))
+    h.update(repr((type(net).__name__, settings, shape, torch.__version__, onnxruntime.__version__)).encode())
     for name, t in sorted(net.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
